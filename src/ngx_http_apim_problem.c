@@ -1,0 +1,160 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+/*
+ * RFC 9457 problem details: every refusal of both modules is answered with
+ * an application/problem+json body naming what went wrong, never echoing a
+ * credential.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_apim_json.h"
+#include "ngx_http_apim_problem.h"
+
+
+static ngx_str_t  ngx_http_apim_problem_type =
+    ngx_string("application/problem+json");
+
+
+ngx_int_t
+ngx_http_apim_problem_send(ngx_http_request_t *r, ngx_http_apim_problem_t *pr)
+{
+    ngx_int_t     rc;
+    ngx_str_t    *s, instance;
+    ngx_buf_t    *b;
+    yajl_gen      g;
+    ngx_uint_t    i;
+    ngx_chain_t   out;
+
+    g = ngx_http_apim_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (pr->type.len == 0) {
+        ngx_str_set(&pr->type, "about:blank");
+    }
+
+    instance = r->uri;
+
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ngx_http_apim_json_str(g, "type", &pr->type) != NGX_OK
+        || ngx_http_apim_json_str(g, "title", &pr->title) != NGX_OK
+        || ngx_http_apim_json_int(g, "status", pr->status) != NGX_OK
+        || (pr->detail.len
+            && ngx_http_apim_json_str(g, "detail", &pr->detail) != NGX_OK)
+        || ngx_http_apim_json_str(g, "instance", &instance) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (pr->violated) {
+        if (ngx_http_apim_json_key(g, "violated-policies") != NGX_OK
+            || yajl_gen_array_open(g) != yajl_gen_status_ok)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        s = pr->violated->elts;
+
+        for (i = 0; i < pr->violated->nelts; i++) {
+            if (yajl_gen_string(g, s[i].data, s[i].len)
+                != yajl_gen_status_ok)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        if (yajl_gen_array_close(g) != yajl_gen_status_ok) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (yajl_gen_map_close(g) != yajl_gen_status_ok
+        || ngx_http_apim_json_buf(g, r->pool, &b) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the request body, if any, is not needed: drop it */
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    r->headers_out.status = pr->status;
+    r->headers_out.content_type = ngx_http_apim_problem_type;
+    r->headers_out.content_type_len = ngx_http_apim_problem_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    if (r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the store cannot answer: 503, for the caller to finalize with */
+
+ngx_int_t
+ngx_http_apim_problem_store(ngx_http_request_t *r)
+{
+    ngx_http_apim_problem_t  pr;
+
+    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
+
+    pr.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    ngx_str_set(&pr.title, "Service Unavailable");
+    ngx_str_set(&pr.detail, "The API gateway's store cannot answer now; "
+                            "try again later.");
+
+    return ngx_http_apim_problem_send(r, &pr);
+}
+
+
+/* a response header from two constant strings */
+
+ngx_int_t
+ngx_http_apim_add_header(ngx_http_request_t *r, char *key, char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}

@@ -1,0 +1,32 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+#ifndef _NGX_HTTP_APIM_PROBLEM_H_INCLUDED_
+#define _NGX_HTTP_APIM_PROBLEM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+typedef struct {
+    ngx_uint_t     status;
+    ngx_str_t      type;        /* empty: "about:blank" */
+    ngx_str_t      title;
+    ngx_str_t      detail;
+    ngx_array_t   *violated;    /* of ngx_str_t: "violated-policies" */
+} ngx_http_apim_problem_t;
+
+
+ngx_int_t ngx_http_apim_problem_send(ngx_http_request_t *r,
+    ngx_http_apim_problem_t *pr);
+ngx_int_t ngx_http_apim_problem_store(ngx_http_request_t *r);
+ngx_int_t ngx_http_apim_add_header(ngx_http_request_t *r, char *key,
+    char *value);
+
+
+#endif /* _NGX_HTTP_APIM_PROBLEM_H_INCLUDED_ */
