@@ -6,8 +6,8 @@
 
 /*
  * ngx_http_apim_module: consumer-facing API management.  This file holds
- * the directives, the configuration and the handlers; the work is done by
- * the code in src/.
+ * the directives, the configuration, the access-phase check of API keys
+ * and the variables; the work is done by the code in src/.
  */
 
 
@@ -15,32 +15,143 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/crypto.h>
+
+#include "ngx_apim_key.h"
+#include "ngx_apim_record.h"
 #include "ngx_http_apim_store.h"
 #include "ngx_http_apim_status.h"
+#include "ngx_http_apim_limit.h"
+#include "ngx_http_apim_plan.h"
+#include "ngx_http_apim_credential.h"
+#include "ngx_http_apim_upstream.h"
+#include "ngx_http_apim_headers.h"
+#include "ngx_http_apim_problem.h"
+
+
+#define NGX_HTTP_APIM_PASSED          0
+#define NGX_HTTP_APIM_NO_KEY          1
+#define NGX_HTTP_APIM_BAD_KEY         2
+#define NGX_HTTP_APIM_EXPIRED         3
+#define NGX_HTTP_APIM_FORBIDDEN       4
+#define NGX_HTTP_APIM_RATE_LIMITED    5
+#define NGX_HTTP_APIM_QUOTA_EXCEEDED  6
+#define NGX_HTTP_APIM_STORE_ERROR     7
+
+#define NGX_HTTP_APIM_FAIL_CLOSED     0
+#define NGX_HTTP_APIM_FAIL_OPEN       1
+
+#define NGX_HTTP_APIM_ZONE_SIZE       (16 * 1024 * 1024)
+#define NGX_HTTP_APIM_FLUSH           1000
+
+#define NGX_HTTP_APIM_QUOTA_TYPE                                             \
+    "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
 
 typedef struct {
-    ngx_http_apim_store_conf_t   store;
-    ngx_flag_t                   enabled;     /* apim_store is set */
+    ngx_http_apim_store_conf_t    store;
+    ngx_flag_t                    enabled;     /* apim_store is set */
+    size_t                        zone_size;
+    ngx_msec_t                    flush;
+    ngx_shm_zone_t               *zone;
+    ngx_array_t                   plans;       /* ngx_http_apim_plan_t */
+    ngx_str_t                     secret_file;
+    ngx_apim_hmac_t               hmac;
+    ngx_uint_t                    requires_handler;
 } ngx_http_apim_main_conf_t;
 
+
+typedef struct {
+    ngx_flag_t                    key;         /* apim_key on/off */
+    ngx_array_t                  *sources;     /* ngx_http_apim_source_t */
+    ngx_flag_t                    hide;
+    ngx_str_t                     api;
+    ngx_uint_t                    headers;
+    ngx_uint_t                    fail;
+    ngx_flag_t                    upstream_headers;
+} ngx_http_apim_loc_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                    status;      /* NGX_HTTP_APIM_* */
+    ngx_str_t                     key_id;
+    ngx_str_t                     consumer;
+    ngx_str_t                     consumer_id;
+    ngx_str_t                     plan;
+    int64_t                       quota_remaining;  /* -1: no quota */
+} ngx_http_apim_ctx_t;
+
+
+static ngx_int_t ngx_http_apim_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_check(ngx_http_request_t *r,
+    ngx_http_apim_ctx_t *ctx, ngx_http_apim_main_conf_t *amcf,
+    ngx_http_apim_loc_conf_t *alcf, ngx_str_t *key);
+static ngx_int_t ngx_http_apim_reject(ngx_http_request_t *r,
+    ngx_http_apim_ctx_t *ctx, ngx_http_apim_loc_conf_t *alcf, char *detail);
+static ngx_int_t ngx_http_apim_reject_limit(ngx_http_request_t *r,
+    ngx_http_apim_ctx_t *ctx, ngx_http_apim_plan_t *plan,
+    ngx_http_apim_limit_result_t *res);
+static ngx_int_t ngx_http_apim_finalize(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_http_apim_ctx_t *ngx_http_apim_get_ctx(ngx_http_request_t *r);
+static ngx_http_apim_ctx_t *ngx_http_apim_create_ctx(ngx_http_request_t *r);
+static void ngx_http_apim_ctx_marker(void *data);
+static ngx_int_t ngx_http_apim_copy(ngx_pool_t *pool, ngx_str_t *dst,
+    ngx_apim_str_t *src);
+
+static ngx_int_t ngx_http_apim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_apim_api_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_apim_quota_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_apim_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_apim_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_apim_status_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_apim_plan_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_apim_key_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_apim_api_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_apim_status_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_load_secret(ngx_conf_t *cf,
+    ngx_http_apim_main_conf_t *amcf);
 
+static ngx_int_t ngx_http_apim_add_variables(ngx_conf_t *cf);
 static void *ngx_http_apim_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_apim_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_apim_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_apim_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_apim_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_apim_init_process(ngx_cycle_t *cycle);
 static void ngx_http_apim_exit_process(ngx_cycle_t *cycle);
 
 
+static ngx_conf_enum_t  ngx_http_apim_headers_modes[] = {
+    { ngx_string("ietf"), NGX_HTTP_APIM_HEADERS_IETF },
+    { ngx_string("legacy"), NGX_HTTP_APIM_HEADERS_LEGACY },
+    { ngx_string("off"), NGX_HTTP_APIM_HEADERS_OFF },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_apim_fail_modes[] = {
+    { ngx_string("closed"), NGX_HTTP_APIM_FAIL_CLOSED },
+    { ngx_string("open"), NGX_HTTP_APIM_FAIL_OPEN },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_apim_commands[] = {
 
     { ngx_string("apim_store"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_apim_store_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -53,13 +164,62 @@ static ngx_command_t  ngx_http_apim_commands[] = {
       0,
       NULL },
 
+    { ngx_string("apim_plan"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_apim_plan_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apim_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_apim_main_conf_t, secret_file),
+      NULL },
+
+    { ngx_string("apim_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_apim_key_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apim_api"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_apim_api_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apim_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apim_loc_conf_t, headers),
+      &ngx_http_apim_headers_modes },
+
+    { ngx_string("apim_fail"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apim_loc_conf_t, fail),
+      &ngx_http_apim_fail_modes },
+
+    { ngx_string("apim_upstream_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apim_loc_conf_t, upstream_headers),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_apim_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_apim_add_variables,           /* preconfiguration */
+    ngx_http_apim_init,                    /* postconfiguration */
 
     ngx_http_apim_create_main_conf,        /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -67,8 +227,8 @@ static ngx_http_module_t  ngx_http_apim_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_apim_create_loc_conf,         /* create location configuration */
+    ngx_http_apim_merge_loc_conf           /* merge location configuration */
 };
 
 
@@ -88,39 +248,636 @@ ngx_module_t  ngx_http_apim_module = {
 };
 
 
-static void *
-ngx_http_apim_create_main_conf(ngx_conf_t *cf)
+static ngx_http_variable_t  ngx_http_apim_vars[] = {
+
+    { ngx_string("apim_key_id"), NULL, ngx_http_apim_variable,
+      offsetof(ngx_http_apim_ctx_t, key_id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apim_consumer"), NULL, ngx_http_apim_variable,
+      offsetof(ngx_http_apim_ctx_t, consumer), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apim_plan"), NULL, ngx_http_apim_variable,
+      offsetof(ngx_http_apim_ctx_t, plan), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apim_api"), NULL, ngx_http_apim_api_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apim_quota_remaining"), NULL, ngx_http_apim_quota_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apim_status"), NULL, ngx_http_apim_status_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_apim_status_names[] = {
+    ngx_string("PASSED"),
+    ngx_string("NO_KEY"),
+    ngx_string("BAD_KEY"),
+    ngx_string("EXPIRED"),
+    ngx_string("FORBIDDEN"),
+    ngx_string("RATE_LIMITED"),
+    ngx_string("QUOTA_EXCEEDED"),
+    ngx_string("STORE_ERROR")
+};
+
+
+static ngx_int_t
+ngx_http_apim_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                   rc;
+    ngx_str_t                   key;
+    ngx_http_apim_ctx_t        *ctx;
+    ngx_http_apim_loc_conf_t   *alcf;
     ngx_http_apim_main_conf_t  *amcf;
 
-    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_apim_main_conf_t));
-    if (amcf == NULL) {
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+
+    if (!alcf->key) {
+        return NGX_DECLINED;
+    }
+
+    /* checked once a request: internal redirects must not count twice */
+
+    if (ngx_http_apim_get_ctx(r)) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_apim_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apim_module);
+
+    rc = ngx_http_apim_credential_find(r, alcf->sources, alcf->hide, &key);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ctx->status = NGX_HTTP_APIM_NO_KEY;
+        return ngx_http_apim_reject(r, ctx, alcf,
+                                    "This API needs an API key.");
+    }
+
+    if (rc == NGX_BUSY) {
+        ctx->status = NGX_HTTP_APIM_BAD_KEY;
+        return ngx_http_apim_reject(r, ctx, alcf,
+                                    "The request carries two different "
+                                    "API keys.");
+    }
+
+    return ngx_http_apim_check(r, ctx, amcf, alcf, &key);
+}
+
+
+static ngx_int_t
+ngx_http_apim_check(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
+    ngx_http_apim_main_conf_t *amcf, ngx_http_apim_loc_conf_t *alcf,
+    ngx_str_t *key)
+{
+    u_char                         hash[NGX_APIM_HASH_LEN];
+    u_char                         qname[2 + NGX_APIM_KEY_MAX];
+    int                            rc;
+    char                          *detail;
+    time_t                         now;
+    ngx_str_t                      name;
+    ngx_uint_t                     allowed;
+    ngx_apim_val_t                 val;
+    ngx_apim_store_t              *st;
+    ngx_apim_key_rec_t             rec;
+    ngx_http_apim_plan_t          *plan;
+    ngx_apim_consumer_rec_t        consumer;
+    ngx_http_apim_upstream_t       up;
+    ngx_http_apim_limit_result_t   res;
+
+    if (!ngx_apim_key_valid(key->data, key->len)) {
+        ctx->status = NGX_HTTP_APIM_BAD_KEY;
+        return ngx_http_apim_reject(r, ctx, alcf,
+                                    "The API key is not valid.");
+    }
+
+    ngx_apim_hmac(&amcf->hmac, key->data, key->len, hash);
+
+    st = ngx_http_apim_store();
+
+    if (st == NULL) {
+        goto store_error;
+    }
+
+    if (ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
+        ngx_http_apim_store_error(r->connection->log, st);
+        goto store_error;
+    }
+
+    rc = ngx_apim_store_get(st, NGX_APIM_DB_KEYS, hash, NGX_APIM_HASH_LEN,
+                            &val);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        ngx_apim_store_read_end(st);
+        ctx->status = NGX_HTTP_APIM_BAD_KEY;
+        return ngx_http_apim_reject(r, ctx, alcf,
+                                    "The API key is not valid.");
+    }
+
+    if (rc != NGX_APIM_STORE_OK
+        || ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0
+        || ngx_http_apim_copy(r->pool, &ctx->key_id, &rec.id) != NGX_OK
+        || ngx_http_apim_copy(r->pool, &ctx->consumer, &rec.consumer)
+           != NGX_OK)
+    {
+        goto read_error;
+    }
+
+    now = ngx_time();
+    detail = NULL;
+
+    if (rec.flags & NGX_APIM_KEY_DISABLED) {
+        ctx->status = NGX_HTTP_APIM_BAD_KEY;
+        detail = "The API key is disabled.";
+
+    } else if (rec.not_before && now < rec.not_before) {
+        ctx->status = NGX_HTTP_APIM_BAD_KEY;
+        detail = "The API key is not valid yet.";
+
+    } else if (rec.expires_at && now >= rec.expires_at) {
+        ctx->status = NGX_HTTP_APIM_EXPIRED;
+        detail = "The API key has expired.";
+    }
+
+    if (detail) {
+        ngx_apim_store_read_end(st);
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "apim: key \"%V\" refused: %s", &ctx->key_id, detail);
+        return ngx_http_apim_reject(r, ctx, alcf, detail);
+    }
+
+    rc = ngx_apim_store_get(st, NGX_APIM_DB_CONSUMERS, rec.consumer.data,
+                            rec.consumer.len, &val);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        ngx_apim_store_read_end(st);
+        ctx->status = NGX_HTTP_APIM_BAD_KEY;
+        return ngx_http_apim_reject(r, ctx, alcf,
+                                    "The API key's consumer does not exist.");
+    }
+
+    if (rc != NGX_APIM_STORE_OK
+        || ngx_apim_consumer_rec_decode(&consumer, val.data, val.len) != 0
+        || ngx_http_apim_copy(r->pool, &ctx->consumer_id, &consumer.id)
+           != NGX_OK)
+    {
+        goto read_error;
+    }
+
+    /* the key's own plan, else its consumer's */
+
+    name.data = (u_char *) (rec.plan.len ? rec.plan.data : consumer.plan.data);
+    name.len = rec.plan.len ? rec.plan.len : consumer.plan.len;
+
+    plan = ngx_http_apim_plan_find(&amcf->plans, name.data, name.len);
+
+    if (plan == NULL) {
+        ngx_apim_store_read_end(st);
+        ctx->status = NGX_HTTP_APIM_FORBIDDEN;
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "apim: key \"%V\" has plan \"%V\", which no "
+                      "apim_plan defines", &ctx->key_id, &name);
+        return ngx_http_apim_reject(r, ctx, alcf,
+                                    "The API key's plan is not offered "
+                                    "here.");
+    }
+
+    ctx->plan = plan->name;
+
+    /* a key's own list of APIs narrows its plan's */
+
+    if (rec.apis.len) {
+        allowed = alcf->api.len
+                  && ngx_http_apim_api_listed(&alcf->api,
+                                              (u_char *) rec.apis.data,
+                                              rec.apis.len);
+
+    } else {
+        allowed = plan->apis == NULL
+                  || (alcf->api.len
+                      && ngx_http_apim_api_allowed(&alcf->api, plan->apis));
+    }
+
+    if (!allowed) {
+        ngx_apim_store_read_end(st);
+        ctx->status = NGX_HTTP_APIM_FORBIDDEN;
+        return ngx_http_apim_reject(r, ctx, alcf,
+                                    "The API key may not call this API.");
+    }
+
+    res.rejected = NGX_HTTP_APIM_LIMIT_PASSED;
+
+    if (plan->limit.interval || plan->limit.quota) {
+        name.data = qname;
+        name.len = ngx_sprintf(qname, NGX_APIM_USAGE_PREFIX "%V",
+                               &ctx->key_id)
+                   - qname;
+
+        if (ngx_http_apim_limit_check(amcf->zone, &name, &plan->limit, st,
+                                      &res)
+            != NGX_OK)
+        {
+            /* logged once by the limiter */
+            ngx_apim_store_read_end(st);
+            goto store_error;
+        }
+    }
+
+    ngx_apim_store_read_end(st);
+
+    ctx->quota_remaining = plan->limit.quota ? res.quota_remaining : -1;
+
+    if (ngx_http_apim_headers_set(r, alcf->headers, plan, &res) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (res.rejected != NGX_HTTP_APIM_LIMIT_PASSED) {
+        return ngx_http_apim_reject_limit(r, ctx, plan, &res);
+    }
+
+    ctx->status = NGX_HTTP_APIM_PASSED;
+
+    up.consumer_id = ctx->consumer_id;
+    up.consumer_name = ctx->consumer;
+    up.credential_id = ctx->key_id;
+
+    if (ngx_http_apim_upstream_headers(r, alcf->upstream_headers ? &up : NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+
+read_error:
+
+    ngx_http_apim_store_error(r->connection->log, st);
+    ngx_apim_store_read_end(st);
+
+store_error:
+
+    ctx->status = NGX_HTTP_APIM_STORE_ERROR;
+
+    if (alcf->fail == NGX_HTTP_APIM_FAIL_OPEN) {
+        return ngx_http_apim_upstream_headers(r, NULL) == NGX_OK
+               ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_apim_finalize(r, ngx_http_apim_problem_store(r));
+}
+
+
+/* 401 for the key, 403 for the API, with a problem body */
+
+static ngx_int_t
+ngx_http_apim_reject(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
+    ngx_http_apim_loc_conf_t *alcf, char *detail)
+{
+    u_char                   *p;
+    ngx_str_t                 realm;
+    ngx_http_apim_problem_t   pr;
+
+    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
+
+    pr.detail.data = (u_char *) detail;
+    pr.detail.len = ngx_strlen(detail);
+
+    if (ctx->status == NGX_HTTP_APIM_FORBIDDEN) {
+        pr.status = NGX_HTTP_FORBIDDEN;
+        ngx_str_set(&pr.title, "Forbidden");
+
+        return ngx_http_apim_finalize(r, ngx_http_apim_problem_send(r, &pr));
+    }
+
+    pr.status = NGX_HTTP_UNAUTHORIZED;
+    ngx_str_set(&pr.title, "Unauthorized");
+
+    if (alcf->api.len) {
+        realm = alcf->api;
+
+    } else {
+        ngx_str_set(&realm, "api");
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("ApiKey realm=\"\"") + realm.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    realm.len = ngx_sprintf(p, "ApiKey realm=\"%V\"", &realm) - p;
+    realm.data = p;
+
+    if (ngx_http_apim_header_out(r, "WWW-Authenticate", realm.data,
+                                 realm.len)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_apim_finalize(r, ngx_http_apim_problem_send(r, &pr));
+}
+
+
+/* 429 with Retry-After and the violated policy */
+
+static ngx_int_t
+ngx_http_apim_reject_limit(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
+    ngx_http_apim_plan_t *plan, ngx_http_apim_limit_result_t *res)
+{
+    u_char                   *p;
+    ngx_str_t                *policy;
+    ngx_http_apim_problem_t   pr;
+
+    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
+
+    pr.status = NGX_HTTP_TOO_MANY_REQUESTS;
+    ngx_str_set(&pr.type, NGX_HTTP_APIM_QUOTA_TYPE);
+    ngx_str_set(&pr.title, "Too Many Requests");
+
+    pr.violated = ngx_array_create(r->pool, 1, sizeof(ngx_str_t));
+    if (pr.violated == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    policy = ngx_array_push(pr.violated);
+    if (policy == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 256);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pr.detail.data = p;
+
+    if (res->rejected == NGX_HTTP_APIM_LIMIT_RATE) {
+        ctx->status = NGX_HTTP_APIM_RATE_LIMITED;
+        ngx_str_set(policy, "rate");
+        p = ngx_sprintf(p, "The rate limit of plan \"%V\" is exceeded; "
+                        "retry in %L s.", &plan->name, res->retry_after);
+
+    } else {
+        ctx->status = NGX_HTTP_APIM_QUOTA_EXCEEDED;
+        ngx_str_set(policy, "quota");
+        p = ngx_sprintf(p, "The quota of plan \"%V\" is used up; "
+                        "it is restored in %L s.", &plan->name,
+                        res->retry_after);
+    }
+
+    pr.detail.len = p - pr.detail.data;
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_apim_header_out(r, "Retry-After", p,
+                                 ngx_sprintf(p, "%L", res->retry_after) - p)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_apim_finalize(r, ngx_http_apim_problem_send(r, &pr));
+}
+
+
+/* the response is sent: end the request here, out of the access phase */
+
+static ngx_int_t
+ngx_http_apim_finalize(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The context survives internal redirects (which clear module contexts)
+ * through a marker in the request pool's cleanups, so that a request is
+ * counted once, and its variables keep their values in the log.
+ */
+
+static ngx_http_apim_ctx_t *
+ngx_http_apim_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_apim_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_apim_module);
+
+    if (ctx || !r->internal) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_apim_ctx_marker) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_apim_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_apim_ctx_t *
+ngx_http_apim_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_apim_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_apim_ctx_t));
+    if (ctx == NULL) {
         return NULL;
     }
 
     /*
      * set by ngx_pcalloc():
      *
-     *     amcf->store.path = { 0, NULL };
-     *     amcf->store.maxreaders = 0;
-     *     amcf->enabled = 0;
+     *     ctx->status = NGX_HTTP_APIM_PASSED;
+     *     ctx->key_id = { 0, NULL };
+     *     ctx->consumer = { 0, NULL };
+     *     ctx->consumer_id = { 0, NULL };
+     *     ctx->plan = { 0, NULL };
      */
 
-    amcf->store.size = NGX_CONF_UNSET_SIZE;
+    ctx->quota_remaining = -1;
 
-    return amcf;
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_apim_ctx_marker;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_apim_module);
+
+    return ctx;
 }
 
 
-/* apim_store <dir> [size=<size>] */
+static void
+ngx_http_apim_ctx_marker(void *data)
+{
+    /* nothing to free: the context lives in the request pool */
+}
+
+
+/* copies a string out of the store's map before the read ends */
+
+static ngx_int_t
+ngx_http_apim_copy(ngx_pool_t *pool, ngx_str_t *dst, ngx_apim_str_t *src)
+{
+    dst->len = src->len;
+
+    if (src->len == 0) {
+        dst->data = NULL;
+        return NGX_OK;
+    }
+
+    dst->data = ngx_pnalloc(pool, src->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apim_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_str_t            *s;
+    ngx_http_apim_ctx_t  *ctx;
+
+    ctx = ngx_http_apim_get_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apim_api_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_apim_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+
+    if (alcf->api.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = alcf->api.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = alcf->api.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apim_quota_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char               *p;
+    ngx_http_apim_ctx_t  *ctx;
+
+    ctx = ngx_http_apim_get_ctx(r);
+
+    if (ctx == NULL || ctx->quota_remaining < 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%L", ctx->quota_remaining) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apim_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_apim_ctx_t  *ctx;
+
+    ctx = ngx_http_apim_get_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_http_apim_status_names[ctx->status].len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = ngx_http_apim_status_names[ctx->status].data;
+
+    return NGX_OK;
+}
+
+
+/* apim_store <dir> [size=<size>] [zone=<size>] [flush=<time>] */
 
 static char *
 ngx_http_apim_store_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_apim_main_conf_t  *amcf = conf;
 
-    ssize_t     size;
-    ngx_str_t  *value, s;
+    ssize_t      size;
+    ngx_str_t   *value, s;
+    ngx_int_t    flush;
+    ngx_uint_t   i;
 
     if (amcf->enabled) {
         return "is duplicate";
@@ -152,27 +909,62 @@ ngx_http_apim_store_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     amcf->store.size = NGX_HTTP_APIM_STORE_DEFAULT_SIZE;
 
-    if (cf->args->nelts == 3) {
+    for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[2].data, "size=", 5) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            size = ngx_parse_offset(&s);
+
+            if (size == NGX_ERROR || size < NGX_HTTP_APIM_STORE_MIN_SIZE) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid store size \"%V\", it must be "
+                                   "at least 1m", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            amcf->store.size = (size_t) size;
+            continue;
         }
 
-        s.data = value[2].data + 5;
-        s.len = value[2].len - 5;
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
 
-        size = ngx_parse_offset(&s);
+            size = ngx_parse_size(&s);
 
-        if (size == NGX_ERROR || size < NGX_HTTP_APIM_STORE_MIN_SIZE) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid store size \"%V\", it must be "
-                               "at least 1m", &value[2]);
-            return NGX_CONF_ERROR;
+            if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\", it must be "
+                                   "at least 32k", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            amcf->zone_size = (size_t) size;
+            continue;
         }
 
-        amcf->store.size = (size_t) size;
+        if (ngx_strncmp(value[i].data, "flush=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            flush = ngx_parse_time(&s, 0);
+
+            if (flush == NGX_ERROR || flush < 10) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid flush interval \"%V\", it must "
+                                   "be at least 10ms", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            amcf->flush = (ngx_msec_t) flush;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
     }
 
     amcf->enabled = 1;
@@ -212,6 +1004,405 @@ ngx_http_apim_status_handler(ngx_http_request_t *r)
 }
 
 
+static char *
+ngx_http_apim_plan_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apim_main_conf_t  *amcf = conf;
+
+    return ngx_http_apim_plan_parse(cf, &amcf->plans);
+}
+
+
+/* apim_key off | [header=<name>]... [query=<arg>]... [cookie=<name>]...
+ *     [hide=on|off] */
+
+static char *
+ngx_http_apim_key_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apim_loc_conf_t  *alcf = conf;
+
+    ngx_str_t                  *value, s;
+    ngx_uint_t                  i;
+    ngx_http_apim_source_t     *src;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    if (alcf->key != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        alcf->key = 0;
+        return NGX_CONF_OK;
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    if (!amcf->enabled) {
+        return "needs \"apim_store\" before it in the http block";
+    }
+
+    alcf->key = 1;
+    amcf->requires_handler = 1;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "hide=", 5) == 0) {
+            if (ngx_strcmp(value[i].data + 5, "on") == 0) {
+                alcf->hide = 1;
+
+            } else if (ngx_strcmp(value[i].data + 5, "off") == 0) {
+                alcf->hide = 0;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\", it must be "
+                                   "\"hide=on\" or \"hide=off\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (alcf->sources == NULL) {
+            alcf->sources = ngx_array_create(cf->pool, 2,
+                                             sizeof(ngx_http_apim_source_t));
+            if (alcf->sources == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        src = ngx_array_push(alcf->sources);
+        if (src == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_strncmp(value[i].data, "header=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            src->type = (s.len == 13
+                         && ngx_strncasecmp(s.data,
+                                            (u_char *) "Authorization", 13)
+                            == 0)
+                        ? NGX_HTTP_APIM_SOURCE_BEARER
+                        : NGX_HTTP_APIM_SOURCE_HEADER;
+
+        } else if (ngx_strncmp(value[i].data, "query=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+            src->type = NGX_HTTP_APIM_SOURCE_QUERY;
+
+        } else if (ngx_strncmp(value[i].data, "cookie=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+            src->type = NGX_HTTP_APIM_SOURCE_COOKIE;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (s.len == 0 || s.len > 256) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": the name is "
+                               "empty or too long", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        src->name = s;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_apim_api_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apim_loc_conf_t  *alcf = conf;
+
+    ngx_str_t  *value;
+
+    if (alcf->api.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (!ngx_apim_name_valid((char *) value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid API name \"%V\": use 1 to 64 of "
+                           "A-Z a-z 0-9 . _ -", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    alcf->api = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apim_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_apim_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_apim_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_apim_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_apim_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     amcf->store.path = { 0, NULL };
+     *     amcf->store.maxreaders = 0;
+     *     amcf->enabled = 0;
+     *     amcf->zone = NULL;
+     *     amcf->secret_file = { 0, NULL };
+     *     amcf->requires_handler = 0;
+     */
+
+    amcf->store.size = NGX_CONF_UNSET_SIZE;
+    amcf->zone_size = NGX_HTTP_APIM_ZONE_SIZE;
+    amcf->flush = NGX_HTTP_APIM_FLUSH;
+
+    if (ngx_array_init(&amcf->plans, cf->pool, 4,
+                       sizeof(ngx_http_apim_plan_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return amcf;
+}
+
+
+static void *
+ngx_http_apim_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_apim_loc_conf_t  *alcf;
+
+    alcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_apim_loc_conf_t));
+    if (alcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     alcf->sources = NULL;
+     *     alcf->api = { 0, NULL };
+     */
+
+    alcf->key = NGX_CONF_UNSET;
+    alcf->hide = NGX_CONF_UNSET;
+    alcf->headers = NGX_CONF_UNSET_UINT;
+    alcf->fail = NGX_CONF_UNSET_UINT;
+    alcf->upstream_headers = NGX_CONF_UNSET;
+
+    return alcf;
+}
+
+
+static char *
+ngx_http_apim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_apim_loc_conf_t *prev = parent;
+    ngx_http_apim_loc_conf_t *conf = child;
+
+    ngx_http_apim_source_t  *src;
+
+    if (conf->key == NGX_CONF_UNSET) {
+        conf->key = prev->key;
+        conf->sources = prev->sources;
+
+        if (conf->hide == NGX_CONF_UNSET) {
+            conf->hide = prev->hide;
+        }
+    }
+
+    ngx_conf_merge_value(conf->key, prev->key, 0);
+    ngx_conf_merge_value(conf->hide, prev->hide, 1);
+
+    if (conf->key && conf->sources == NULL) {
+
+        /* the defaults: X-API-Key, and Authorization: Bearer */
+
+        conf->sources = ngx_array_create(cf->pool, 2,
+                                         sizeof(ngx_http_apim_source_t));
+        if (conf->sources == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        src = ngx_array_push_n(conf->sources, 2);
+        if (src == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        src[0].type = NGX_HTTP_APIM_SOURCE_HEADER;
+        ngx_str_set(&src[0].name, "X-API-Key");
+        src[1].type = NGX_HTTP_APIM_SOURCE_BEARER;
+        ngx_str_set(&src[1].name, "Authorization");
+    }
+
+    if (conf->api.data == NULL) {
+        conf->api = prev->api;
+    }
+
+    ngx_conf_merge_uint_value(conf->headers, prev->headers,
+                              NGX_HTTP_APIM_HEADERS_IETF);
+    ngx_conf_merge_uint_value(conf->fail, prev->fail,
+                              NGX_HTTP_APIM_FAIL_CLOSED);
+    ngx_conf_merge_value(conf->upstream_headers, prev->upstream_headers, 1);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apim_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    if (!amcf->enabled) {
+        return NGX_OK;
+    }
+
+    amcf->zone = ngx_http_apim_limit_zone(cf, amcf->zone_size,
+                                          &ngx_http_apim_module);
+    if (amcf->zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_apim_load_secret(cf, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!amcf->requires_handler) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_apim_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The server secret: apim_secret's file, else one made once in the store
+ * directory.  The store remembers which secret its keys were hashed with.
+ */
+
+static ngx_int_t
+ngx_http_apim_load_secret(ngx_conf_t *cf, ngx_http_apim_main_conf_t *amcf)
+{
+    u_char            secret[NGX_APIM_SECRET_MAX];
+    char              err[NGX_APIM_STORE_ERRLEN];
+    size_t            len;
+    ngx_str_t         path;
+    ngx_apim_store_t  st;
+
+    if (amcf->secret_file.len) {
+        path = amcf->secret_file;
+
+        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        path.len = amcf->store.path.len + sizeof("/" NGX_APIM_SECRET_FILE);
+        path.data = ngx_pnalloc(cf->pool, path.len);
+        if (path.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(path.data, "%V/" NGX_APIM_SECRET_FILE "%Z",
+                    &amcf->store.path);
+        path.len--;
+
+        if (ngx_apim_secret_create((char *) path.data, err, sizeof(err))
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "apim_store \"%V\": %s", &amcf->store.path,
+                               err);
+            return NGX_ERROR;
+        }
+    }
+
+    len = sizeof(secret);
+
+    if (ngx_apim_secret_read((char *) path.data, secret, &len, err,
+                             sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "apim_secret \"%V\": %s",
+                           &path, err);
+        return NGX_ERROR;
+    }
+
+    ngx_apim_hmac_init(&amcf->hmac, secret, len);
+    OPENSSL_cleanse(secret, sizeof(secret));
+
+    if (ngx_apim_store_open(&st, (char *) amcf->store.path.data,
+                            amcf->store.size, amcf->store.maxreaders,
+                            NGX_APIM_STORE_CREATE)
+        != NGX_APIM_STORE_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "apim_store \"%V\": %s",
+                           &amcf->store.path, st.err);
+        return NGX_ERROR;
+    }
+
+    if (ngx_apim_secret_check(&st, &amcf->hmac, err, sizeof(err))
+        != NGX_APIM_STORE_OK)
+    {
+        ngx_apim_store_close(&st);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "apim_secret \"%V\": %s",
+                           &path, err);
+        return NGX_ERROR;
+    }
+
+    ngx_apim_store_close(&st);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_apim_init_module(ngx_cycle_t *cycle)
 {
@@ -238,12 +1429,28 @@ ngx_http_apim_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_apim_store_init_process(cycle, &amcf->store);
+    if (ngx_http_apim_store_init_process(cycle, &amcf->store) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_apim_limit_start_flush(cycle, amcf->zone, amcf->flush);
+
+    return NGX_OK;
 }
 
+
+/* every worker writes what it counted before the store closes */
 
 static void
 ngx_http_apim_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_apim_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_apim_module);
+
+    if (amcf && amcf->enabled && amcf->zone) {
+        (void) ngx_http_apim_limit_flush(amcf->zone, cycle->log);
+    }
+
     ngx_http_apim_store_exit_process(cycle);
 }

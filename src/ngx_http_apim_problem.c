@@ -134,27 +134,3 @@ ngx_http_apim_problem_store(ngx_http_request_t *r)
     return ngx_http_apim_problem_send(r, &pr);
 }
 
-
-/* a response header from two constant strings */
-
-ngx_int_t
-ngx_http_apim_add_header(ngx_http_request_t *r, char *key, char *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
-
-    return NGX_OK;
-}

@@ -18,6 +18,7 @@
 #include "ngx_http_apim_store.h"
 #include "ngx_http_apim_json.h"
 #include "ngx_http_apim_problem.h"
+#include "ngx_http_apim_headers.h"
 #include "ngx_http_apim_status.h"
 
 
@@ -37,7 +38,9 @@ ngx_http_apim_status_send(ngx_http_request_t *r, ngx_str_t *path,
     ngx_http_apim_problem_t   pr;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_apim_add_header(r, "Allow", "GET, HEAD") != NGX_OK) {
+        if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -78,8 +81,6 @@ ngx_http_apim_status_send(ngx_http_request_t *r, ngx_str_t *path,
     if (rc != NGX_OK || ngx_http_apim_json_buf(g, r->pool, &b) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_http_apim_store_ok();
 
     r->headers_out.status = NGX_HTTP_OK;
     ngx_str_set(&r->headers_out.content_type, "application/json");

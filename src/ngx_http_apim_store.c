@@ -332,14 +332,21 @@ ngx_http_apim_store(void)
 void
 ngx_http_apim_store_error(ngx_log_t *log, ngx_apim_store_t *st)
 {
+    ngx_http_apim_store_fail(log, st->err);
+}
+
+
+void
+ngx_http_apim_store_fail(ngx_log_t *log, const char *reason)
+{
     if (ngx_http_apim_store_failing) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0, "apim store: %s", st->err);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0, "apim store: %s", reason);
         return;
     }
 
     ngx_http_apim_store_failing = 1;
 
-    ngx_log_error(NGX_LOG_ERR, log, 0, "apim store: %s", st->err);
+    ngx_log_error(NGX_LOG_ERR, log, 0, "apim store: %s", reason);
 }
 
 

@@ -36,6 +36,7 @@ void ngx_http_apim_store_exit_process(ngx_cycle_t *cycle);
 
 ngx_apim_store_t *ngx_http_apim_store(void);
 void ngx_http_apim_store_error(ngx_log_t *log, ngx_apim_store_t *st);
+void ngx_http_apim_store_fail(ngx_log_t *log, const char *reason);
 void ngx_http_apim_store_ok(void);
 
 

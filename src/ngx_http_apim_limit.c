@@ -1,0 +1,725 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+/*
+ * The limiter shared by both modules: a rate limit (GCRA, with burst) and
+ * a quota per window, for any name ("q:" + key id for API keys), counted
+ * in shared memory under one lock so that every worker sees one exact
+ * count.  A name's state is loaded from the store the first time it is
+ * seen, and dirty states are written back in batches by one worker on a
+ * timer and by every worker as it exits, so counts survive reloads and
+ * restarts without a write transaction per request.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_apim_record.h"
+#include "ngx_http_apim_store.h"
+#include "ngx_http_apim_limit.h"
+
+
+#define NGX_HTTP_APIM_LIMIT_NAME_MAX   256
+#define NGX_HTTP_APIM_LIMIT_BATCH      512
+#define NGX_HTTP_APIM_LIMIT_EVICT      8
+
+
+typedef struct {
+    ngx_rbtree_node_t              node;      /* key: crc32 of the name */
+    ngx_queue_t                    lru;
+    ngx_queue_t                    dirty;
+    ngx_apim_usage_rec_t           usage;
+    unsigned                       is_dirty:1;
+    u_short                        len;
+    u_char                         name[1];
+} ngx_http_apim_limit_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                   rbtree;
+    ngx_rbtree_node_t              sentinel;
+    ngx_queue_t                    lru;
+    ngx_queue_t                    dirty;
+    ngx_uint_t                     full;      /* the last flush found the
+                                                 store full */
+} ngx_http_apim_limit_sh_t;
+
+
+typedef struct {
+    ngx_http_apim_limit_sh_t      *sh;
+    ngx_slab_pool_t               *shpool;
+} ngx_http_apim_limit_ctx_t;
+
+
+typedef struct {
+    u_short                        len;
+    u_char                         name[NGX_HTTP_APIM_LIMIT_NAME_MAX];
+    ngx_apim_usage_rec_t           usage;
+} ngx_http_apim_limit_entry_t;
+
+
+typedef struct {
+    ngx_http_apim_limit_entry_t   *entries;
+    ngx_uint_t                     n;
+} ngx_http_apim_limit_batch_t;
+
+
+static ngx_int_t ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_apim_limit_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_apim_limit_node_t *ngx_http_apim_limit_lookup(
+    ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name, uint32_t hash);
+static ngx_http_apim_limit_node_t *ngx_http_apim_limit_create(
+    ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name, uint32_t hash,
+    ngx_apim_store_t *st);
+static ngx_int_t ngx_http_apim_limit_account(ngx_shm_zone_t *zone,
+    ngx_str_t *name, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    ngx_http_apim_limit_result_t *res, ngx_uint_t account);
+static void ngx_http_apim_limit_window(ngx_http_apim_limit_t *limit,
+    ngx_apim_usage_rec_t *u, int64_t now);
+static int ngx_http_apim_limit_write(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data);
+static void ngx_http_apim_limit_redirty(ngx_http_apim_limit_ctx_t *ctx,
+    ngx_http_apim_limit_batch_t *batch, ngx_uint_t full);
+static void ngx_http_apim_limit_flush_handler(ngx_event_t *ev);
+
+
+static ngx_http_apim_limit_entry_t  *ngx_http_apim_limit_entries;
+static ngx_event_t                   ngx_http_apim_limit_flush_ev;
+static ngx_msec_t                    ngx_http_apim_limit_flush_interval;
+
+
+ngx_shm_zone_t *
+ngx_http_apim_limit_zone(ngx_conf_t *cf, size_t size, void *tag)
+{
+    ngx_str_t                   name;
+    ngx_shm_zone_t             *zone;
+    ngx_http_apim_limit_ctx_t  *ctx;
+
+    ngx_str_set(&name, "apim");
+
+    zone = ngx_shared_memory_add(cf, &name, size, tag);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    if (zone->data) {
+        return zone;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_apim_limit_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    zone->init = ngx_http_apim_limit_init_zone;
+    zone->data = ctx;
+
+    return zone;
+}
+
+
+static ngx_int_t
+ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_apim_limit_ctx_t  *octx = data;
+
+    size_t                      len;
+    ngx_http_apim_limit_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* a reload with the same zone: the counts go on */
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_apim_limit_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_http_apim_limit_rbtree_insert);
+    ngx_queue_init(&ctx->sh->lru);
+    ngx_queue_init(&ctx->sh->dirty);
+
+    len = sizeof(" in apim zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in apim zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_apim_limit_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t           **p;
+    ngx_http_apim_limit_node_t   *ln, *lnt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else { /* node->key == temp->key */
+
+            ln = (ngx_http_apim_limit_node_t *) node;
+            lnt = (ngx_http_apim_limit_node_t *) temp;
+
+            p = (ngx_memn2cmp(ln->name, lnt->name, ln->len, lnt->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/*
+ * Counts one request against the name's limits: NGX_OK with res->rejected
+ * set to PASSED, RATE or QUOTA; NGX_ERROR when the zone or the store
+ * cannot hold the state.  A rejected request consumes neither limit.  The
+ * caller holds a read transaction on st.
+ */
+
+ngx_int_t
+ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
+    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    ngx_http_apim_limit_result_t *res)
+{
+    return ngx_http_apim_limit_account(zone, name, limit, st, res, 1);
+}
+
+
+/* the same answer, counting nothing */
+
+ngx_int_t
+ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
+    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    ngx_http_apim_limit_result_t *res)
+{
+    return ngx_http_apim_limit_account(zone, name, limit, st, res, 0);
+}
+
+
+static ngx_int_t
+ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
+    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    ngx_http_apim_limit_result_t *res, ngx_uint_t account)
+{
+    int64_t                      now, now_us, tat, tau, wait;
+    uint32_t                     hash;
+    ngx_time_t                  *tp;
+    ngx_apim_usage_rec_t         u;
+    ngx_http_apim_limit_ctx_t   *ctx;
+    ngx_http_apim_limit_node_t  *node;
+
+    ctx = zone->data;
+
+    if (name->len > NGX_HTTP_APIM_LIMIT_NAME_MAX) {
+        ngx_http_apim_store_fail(ngx_cycle->log, "a limit's name is too long");
+        return NGX_ERROR;
+    }
+
+    /*
+     * a quota counted only in memory would be lost on restart: while the
+     * store cannot take the counts, quotas are not counted at all
+     */
+
+    if (limit->quota && account && ctx->sh->full) {
+        ngx_http_apim_store_fail(ngx_cycle->log, "the store is full: quota "
+                                 "counts cannot be kept");
+        return NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+    now = tp->sec;
+    now_us = (int64_t) tp->sec * 1000000 + (int64_t) tp->msec * 1000;
+
+    hash = ngx_crc32_short(name->data, name->len);
+
+    ngx_memzero(res, sizeof(ngx_http_apim_limit_result_t));
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_apim_limit_lookup(ctx, name, hash);
+
+    if (node == NULL) {
+        node = ngx_http_apim_limit_create(ctx, name, hash, st);
+
+        if (node == NULL) {
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+            ngx_http_apim_store_fail(ngx_cycle->log, st ? st->err : "no store");
+            return NGX_ERROR;
+        }
+
+    } else {
+        ngx_queue_remove(&node->lru);
+        ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+    }
+
+    u = node->usage;
+
+    /* the rate: GCRA, with a tolerance of "burst" intervals */
+
+    tat = u.tat;
+
+    if (limit->interval) {
+        tau = limit->interval * limit->burst;
+
+        if (tat < now_us) {
+            tat = now_us;
+        }
+
+        if (tat - now_us > tau) {
+            res->rejected = NGX_HTTP_APIM_LIMIT_RATE;
+            wait = tat - now_us - tau;
+            res->retry_after = (wait + 999999) / 1000000;
+
+        } else if (account) {
+            tat += limit->interval;
+        }
+
+        /* how many more requests would pass right now */
+
+        wait = tau - (tat - now_us);
+        res->rate_remaining = (wait >= 0) ? wait / limit->interval + 1 : 0;
+        res->rate_reset = (tat - now_us + 999999) / 1000000;
+    }
+
+    /* the quota: in the window that holds now */
+
+    if (limit->quota) {
+        ngx_http_apim_limit_window(limit, &u, now);
+
+        if (res->rejected == NGX_HTTP_APIM_LIMIT_PASSED
+            && u.count >= limit->quota)
+        {
+            res->rejected = NGX_HTTP_APIM_LIMIT_QUOTA;
+            res->retry_after = u.window_end - now;
+
+        } else if (res->rejected == NGX_HTTP_APIM_LIMIT_PASSED && account) {
+            u.count++;
+        }
+
+        res->quota_used = u.count;
+        res->quota_remaining = limit->quota - u.count;
+        res->quota_reset = u.window_end - now;
+
+        if (res->quota_remaining < 0) {
+            res->quota_remaining = 0;
+        }
+    }
+
+    if (res->rejected == NGX_HTTP_APIM_LIMIT_PASSED && account) {
+        u.tat = limit->interval ? tat : u.tat;
+        node->usage = u;
+
+        if (!node->is_dirty) {
+            node->is_dirty = 1;
+            ngx_queue_insert_tail(&ctx->sh->dirty, &node->dirty);
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (res->retry_after < 1 && res->rejected) {
+        res->retry_after = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Moves the usage into the window that holds now.  A calendar window that
+ * changed its length (the plan changed) carries its count over while the
+ * old window lasts: a change of plan never resets usage silently.
+ */
+
+static void
+ngx_http_apim_limit_window(ngx_http_apim_limit_t *limit,
+    ngx_apim_usage_rec_t *u, int64_t now)
+{
+    int64_t  start;
+
+    if (limit->period.rolling) {
+        if (u->window_start && now >= u->window_start
+            && now < u->window_end)
+        {
+            return;
+        }
+
+        u->window_start = now;
+        u->window_end = ngx_apim_window_end(&limit->period, now);
+        u->count = 0;
+        return;
+    }
+
+    start = ngx_apim_window_start(&limit->period, now);
+
+    if (u->window_start == start) {
+        return;
+    }
+
+    if (!(u->window_start && now >= u->window_start && now < u->window_end)) {
+        u->count = 0;
+    }
+
+    u->window_start = start;
+    u->window_end = ngx_apim_window_end(&limit->period, start);
+}
+
+
+static ngx_http_apim_limit_node_t *
+ngx_http_apim_limit_lookup(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
+    uint32_t hash)
+{
+    ngx_int_t                    rc;
+    ngx_rbtree_node_t           *node, *sentinel;
+    ngx_http_apim_limit_node_t  *ln;
+
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        /* hash == node->key */
+
+        ln = (ngx_http_apim_limit_node_t *) node;
+
+        rc = ngx_memn2cmp(name->data, ln->name, name->len, (size_t) ln->len);
+
+        if (rc == 0) {
+            return ln;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A node for a name seen for the first time since the zone was made: its
+ * state comes from the store.  When the zone is full, the least recently
+ * used states already written to the store make room.
+ */
+
+static ngx_http_apim_limit_node_t *
+ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
+    uint32_t hash, ngx_apim_store_t *st)
+{
+    int                          rc;
+    size_t                       size;
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q, *prev;
+    ngx_apim_val_t               val;
+    ngx_apim_usage_rec_t         usage;
+    ngx_http_apim_limit_node_t  *node, *old;
+
+    ngx_memzero(&usage, sizeof(ngx_apim_usage_rec_t));
+
+    if (st == NULL) {
+        return NULL;
+    }
+
+    rc = ngx_apim_store_get(st, NGX_APIM_DB_COUNTERS, name->data, name->len,
+                            &val);
+
+    if (rc == NGX_APIM_STORE_OK) {
+        if (ngx_apim_usage_rec_decode(&usage, val.data, val.len) != 0) {
+            /* a damaged record counts as none; it is rewritten */
+            ngx_memzero(&usage, sizeof(ngx_apim_usage_rec_t));
+        }
+
+    } else if (rc != NGX_APIM_STORE_NOT_FOUND) {
+        return NULL;
+    }
+
+    size = offsetof(ngx_http_apim_limit_node_t, name) + name->len;
+
+    node = ngx_slab_alloc_locked(ctx->shpool, size);
+
+    if (node == NULL) {
+        n = 0;
+        q = ngx_queue_last(&ctx->sh->lru);
+
+        while (q != ngx_queue_sentinel(&ctx->sh->lru)
+               && n < NGX_HTTP_APIM_LIMIT_EVICT)
+        {
+            prev = ngx_queue_prev(q);
+            old = ngx_queue_data(q, ngx_http_apim_limit_node_t, lru);
+
+            if (!old->is_dirty) {
+                ngx_queue_remove(&old->lru);
+                ngx_rbtree_delete(&ctx->sh->rbtree, &old->node);
+                ngx_slab_free_locked(ctx->shpool, old);
+                n++;
+            }
+
+            q = prev;
+        }
+
+        node = ngx_slab_alloc_locked(ctx->shpool, size);
+        if (node == NULL) {
+            ngx_cpystrn((u_char *) st->err, (u_char *) "the apim zone is "
+                        "full: raise apim_store zone=", NGX_APIM_STORE_ERRLEN);
+            return NULL;
+        }
+    }
+
+    node->node.key = hash;
+    node->usage = usage;
+    node->is_dirty = 0;
+    node->len = (u_short) name->len;
+    ngx_memcpy(node->name, name->data, name->len);
+
+    ngx_rbtree_insert(&ctx->sh->rbtree, &node->node);
+    ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
+
+    return node;
+}
+
+
+/*
+ * Writes dirty states to the store, a batch a transaction, until none is
+ * left.  A batch that cannot be written is marked dirty again.
+ */
+
+ngx_int_t
+ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log)
+{
+    ngx_queue_t                  *q;
+    ngx_apim_store_t             *st;
+    ngx_http_apim_limit_ctx_t    *ctx;
+    ngx_http_apim_limit_node_t   *node;
+    ngx_http_apim_limit_entry_t  *e;
+    ngx_http_apim_limit_batch_t   batch;
+
+    int                           rc;
+
+    ctx = zone->data;
+
+    if (ctx->sh == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_apim_limit_entries == NULL) {
+        ngx_http_apim_limit_entries = ngx_alloc(NGX_HTTP_APIM_LIMIT_BATCH
+                                        * sizeof(ngx_http_apim_limit_entry_t),
+                                        log);
+        if (ngx_http_apim_limit_entries == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    batch.entries = ngx_http_apim_limit_entries;
+
+    for ( ;; ) {
+        batch.n = 0;
+
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+
+        while (!ngx_queue_empty(&ctx->sh->dirty)
+               && batch.n < NGX_HTTP_APIM_LIMIT_BATCH)
+        {
+            q = ngx_queue_head(&ctx->sh->dirty);
+            node = ngx_queue_data(q, ngx_http_apim_limit_node_t, dirty);
+
+            ngx_queue_remove(q);
+            node->is_dirty = 0;
+
+            e = &batch.entries[batch.n++];
+            e->len = node->len;
+            ngx_memcpy(e->name, node->name, node->len);
+            e->usage = node->usage;
+        }
+
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        if (batch.n == 0) {
+            return NGX_OK;
+        }
+
+        st = ngx_http_apim_store();
+
+        rc = (st == NULL)
+             ? NGX_APIM_STORE_ERROR
+             : ngx_apim_store_write(st, ngx_http_apim_limit_write, &batch);
+
+        if (rc != NGX_APIM_STORE_OK) {
+            if (st) {
+                ngx_http_apim_store_error(log, st);
+            }
+
+            ngx_http_apim_limit_redirty(ctx, &batch,
+                                        rc == NGX_APIM_STORE_FULL);
+            return NGX_ERROR;
+        }
+
+        if (ctx->sh->full) {
+            ngx_shmtx_lock(&ctx->shpool->mutex);
+            ctx->sh->full = 0;
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+            ngx_http_apim_store_ok();
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "apim limit: flushed %ui states", batch.n);
+    }
+}
+
+
+static int
+ngx_http_apim_limit_write(ngx_apim_store_t *st, MDB_txn *txn, void *data)
+{
+    ngx_http_apim_limit_batch_t  *batch = data;
+
+    int                           rc;
+    u_char                        buf[NGX_APIM_USAGE_LEN];
+    ngx_uint_t                    i;
+    ngx_http_apim_limit_entry_t  *e;
+
+    for (i = 0; i < batch->n; i++) {
+        e = &batch->entries[i];
+
+        ngx_apim_usage_rec_encode(&e->usage, buf);
+
+        rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_COUNTERS, e->name,
+                                    e->len, buf, NGX_APIM_USAGE_LEN, 0);
+        if (rc != NGX_APIM_STORE_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_APIM_STORE_OK;
+}
+
+
+static void
+ngx_http_apim_limit_redirty(ngx_http_apim_limit_ctx_t *ctx,
+    ngx_http_apim_limit_batch_t *batch, ngx_uint_t full)
+{
+    uint32_t                      hash;
+    ngx_str_t                     name;
+    ngx_uint_t                    i;
+    ngx_http_apim_limit_node_t   *node;
+    ngx_http_apim_limit_entry_t  *e;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (i = 0; i < batch->n; i++) {
+        e = &batch->entries[i];
+
+        name.data = e->name;
+        name.len = e->len;
+        hash = ngx_crc32_short(name.data, name.len);
+
+        node = ngx_http_apim_limit_lookup(ctx, &name, hash);
+
+        if (node && !node->is_dirty) {
+            node->is_dirty = 1;
+            ngx_queue_insert_tail(&ctx->sh->dirty, &node->dirty);
+        }
+    }
+
+    if (full) {
+        ctx->sh->full = 1;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/* one worker writes the states back on a timer */
+
+void
+ngx_http_apim_limit_start_flush(ngx_cycle_t *cycle, ngx_shm_zone_t *zone,
+    ngx_msec_t interval)
+{
+    ngx_event_t  *ev;
+
+    if (ngx_worker != 0 || ngx_process == NGX_PROCESS_HELPER) {
+        return;
+    }
+
+    ev = &ngx_http_apim_limit_flush_ev;
+
+    if (ev->timer_set) {
+        return;
+    }
+
+    ngx_http_apim_limit_flush_interval = interval;
+
+    ev->handler = ngx_http_apim_limit_flush_handler;
+    ev->log = cycle->log;
+    ev->data = zone;
+    ev->cancelable = 1;
+
+    ngx_add_timer(ev, interval);
+}
+
+
+static void
+ngx_http_apim_limit_flush_handler(ngx_event_t *ev)
+{
+    (void) ngx_http_apim_limit_flush(ev->data, ev->log);
+
+    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
+        ngx_add_timer(ev, ngx_http_apim_limit_flush_interval);
+    }
+}

@@ -1,0 +1,155 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+/*
+ * What the upstream is told: the request's header list is rebuilt without
+ * the hidden credential (marked with hash 0) and without any client-sent
+ * consumer header, and, when up is given, with the consumer under Kong's
+ * header names, so that upstreams written for Kong work unchanged.
+ *
+ * The list is rebuilt rather than edited in place: nginx keeps pointers to
+ * some of its elements (r->headers_in.host, ...), which must stay valid.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_apim_upstream.h"
+
+
+static ngx_uint_t ngx_http_apim_upstream_spoofed(ngx_table_elt_t *h);
+static ngx_int_t ngx_http_apim_upstream_add(ngx_list_t *list, char *key,
+    ngx_str_t *value);
+
+
+static ngx_str_t  ngx_http_apim_consumer_headers[] = {
+    ngx_string("X-Consumer-ID"),
+    ngx_string("X-Consumer-Custom-ID"),
+    ngx_string("X-Consumer-Username"),
+    ngx_string("X-Credential-Identifier"),
+    ngx_string("X-Anonymous-Consumer"),
+    ngx_null_string
+};
+
+
+ngx_int_t
+ngx_http_apim_upstream_headers(ngx_http_request_t *r,
+    ngx_http_apim_upstream_t *up)
+{
+    ngx_uint_t        i, n;
+    ngx_list_t        list;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    n = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    if (ngx_list_init(&list, r->pool, n + 3, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || ngx_http_apim_upstream_spoofed(&h[i])) {
+            continue;
+        }
+
+        nh = ngx_list_push(&list);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    if (up) {
+        if (ngx_http_apim_upstream_add(&list, "X-Consumer-ID",
+                                       &up->consumer_id) != NGX_OK
+            || ngx_http_apim_upstream_add(&list, "X-Consumer-Username",
+                                          &up->consumer_name) != NGX_OK
+            || ngx_http_apim_upstream_add(&list, "X-Credential-Identifier",
+                                          &up->credential_id) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    r->headers_in.headers = list;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_apim_upstream_spoofed(ngx_table_elt_t *h)
+{
+    ngx_str_t  *name;
+
+    for (name = ngx_http_apim_consumer_headers; name->len; name++) {
+        if (h->key.len == name->len
+            && ngx_strncasecmp(h->key.data, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_apim_upstream_add(ngx_list_t *list, char *key, ngx_str_t *value)
+{
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    if (value->len == 0) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(list);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(key);
+
+    h->key.data = (u_char *) key;
+    h->key.len = len;
+    h->value = *value;
+
+    h->lowcase_key = ngx_pnalloc(list->pool, len);
+    if (h->lowcase_key == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, len);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
