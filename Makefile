@@ -56,6 +56,7 @@ module: $(MODULE)
 # probes); editing a .c file only recompiles it.
 $(BUILD)/Makefile: config
 ifeq ($(NGINX_SRC),$(DEBIAN_NGINX_SRC))
+	mkdir -p $(BUILD)
 	cd $(NGINX_SRC) && bash -c '. ./conf_flags && ./configure \
 	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
 	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
@@ -64,7 +65,9 @@ ifeq ($(NGINX_SRC),$(DEBIAN_NGINX_SRC))
 	    > $(CURDIR)/configure.log 2>&1 \
 	    || { tail -30 $(CURDIR)/configure.log; exit 1; }
 else
-	cd $(NGINX_SRC) && ./configure --with-compat --with-http_ssl_module \
+	mkdir -p $(BUILD)
+	cd $(NGINX_SRC) && $$(test -x ./configure && echo ./configure \
+	        || echo auto/configure) --with-compat --with-http_ssl_module \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(BUILD) \
 	    > $(CURDIR)/configure.log 2>&1 \
 	    || { tail -30 $(CURDIR)/configure.log; exit 1; }
@@ -87,16 +90,37 @@ deps:
 	fi
 
 run: deps all
-	mkdir -p var/logs
-	@echo "serving conf.d/demo.conf on http://127.0.0.1:8080 (Ctrl-C stops)"
-	@echo "  curl -i http://127.0.0.1:8080/"
+	mkdir -p var/logs var/tmp
+	$(NGINX_BIN) -p $(CURDIR)/ -c conf.d/demo.conf -t -q
+	-@$(APIMCTL) -s var/store consumer add demo --plan free 2>/dev/null
+	-@$(APIMCTL) -s var/store key import --consumer demo demo-key-0001 \
+	    >/dev/null 2>&1
+	@echo
+	@echo "serving conf.d/demo.conf on http://127.0.0.1:8080 (Ctrl-C stops);"
+	@echo "the consumer \"demo\" (plan free) has the key demo-key-0001:"
+	@echo
+	@echo "  curl -i -H 'X-API-Key: demo-key-0001' http://127.0.0.1:8080/hello"
+	@echo "  curl -i http://127.0.0.1:8080/hello            # 401, no key"
+	@echo "  curl -i -H 'X-API-Key: demo-key-0001' http://127.0.0.1:8080/orders  # 403"
+	@echo "  curl -s http://127.0.0.1:8080/status"
+	@echo "  tools/apimctl -s var/store key add --consumer demo   # a new key"
+	@echo
 	$(NGINX_BIN) -p $(CURDIR)/ -c conf.d/demo.conf -g 'daemon off;'
 
 test: deps all
 	rm -rf t/servroot*
 	TEST_NGINX_RANDOMIZE=1 prove $(PROVE_INC) -j$(PROVE_JOBS) -r $(T)
 
+# wrk, and the Lua module for the OpenResty-style row, only for the bench
 bench: deps all
+	@for p in wrk bc libnginx-mod-http-lua; do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 	bench/run
 
 clean:

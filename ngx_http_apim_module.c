@@ -1309,6 +1309,8 @@ ngx_http_apim_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    ngx_http_apim_upstream_init();
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);

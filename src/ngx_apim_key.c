@@ -30,7 +30,6 @@
 
 
 #define NGX_APIM_KEY_SECRET_BYTES  32
-#define NGX_APIM_KEY_SECRET_CHARS  43      /* base64url of 32 bytes */
 #define NGX_APIM_ID_RANDOM         11      /* base62 characters of an id */
 #define NGX_APIM_ID_PREFIX_MAX     3
 #define NGX_APIM_NAME_MAX          64
@@ -304,9 +303,9 @@ ngx_apim_secret_fingerprint(const ngx_apim_hmac_t *h,
 
 
 /*
- * Reads the secret into buf, which must hold NGX_APIM_SECRET_MAX bytes,
- * and sets *len; trailing CR, LF and spaces (an editor's newline) are not
- * part of it.
+ * Reads the secret into buf: *len is the size of buf on entry (at most
+ * NGX_APIM_SECRET_MAX bytes are read) and the secret's length on return.
+ * Trailing CR, LF and spaces (an editor's newline) are not part of it.
  */
 
 int
@@ -315,8 +314,10 @@ ngx_apim_secret_read(const char *path, unsigned char *buf, size_t *len,
 {
     int      fd;
     char     extra;
-    size_t   n;
+    size_t   n, size;
     ssize_t  rc;
+
+    size = (*len < NGX_APIM_SECRET_MAX) ? *len : NGX_APIM_SECRET_MAX;
 
     fd = open(path, O_RDONLY);
     if (fd == -1) {
@@ -328,8 +329,8 @@ ngx_apim_secret_read(const char *path, unsigned char *buf, size_t *len,
     n = 0;
 
     for ( ;; ) {
-        if (n < NGX_APIM_SECRET_MAX) {
-            rc = read(fd, buf + n, NGX_APIM_SECRET_MAX - n);
+        if (n < size) {
+            rc = read(fd, buf + n, size - n);
 
         } else {
             rc = read(fd, &extra, 1);
@@ -349,9 +350,9 @@ ngx_apim_secret_read(const char *path, unsigned char *buf, size_t *len,
             break;
         }
 
-        if (n == NGX_APIM_SECRET_MAX) {
+        if (n == size) {
             snprintf(err, errlen, "\"%s\" is too long: a secret has at most "
-                     "%d bytes", path, NGX_APIM_SECRET_MAX);
+                     "%zu bytes", path, size);
             goto failed;
         }
 
@@ -367,7 +368,7 @@ ngx_apim_secret_read(const char *path, unsigned char *buf, size_t *len,
     }
 
     if (n < NGX_APIM_SECRET_MIN) {
-        OPENSSL_cleanse(buf, NGX_APIM_SECRET_MAX);
+        OPENSSL_cleanse(buf, size);
         snprintf(err, errlen, "\"%s\" is too short: a secret needs at least "
                  "%d bytes", path, NGX_APIM_SECRET_MIN);
         return -1;
@@ -380,7 +381,7 @@ ngx_apim_secret_read(const char *path, unsigned char *buf, size_t *len,
 failed:
 
     close(fd);
-    OPENSSL_cleanse(buf, NGX_APIM_SECRET_MAX);
+    OPENSSL_cleanse(buf, size);
 
     return -1;
 }

@@ -22,9 +22,16 @@
 #include "ngx_http_apim_upstream.h"
 
 
+typedef struct {
+    ngx_str_t         key;
+    u_char           *lowcase;
+    ngx_uint_t        hash;
+} ngx_http_apim_upstream_header_t;
+
+
 static ngx_uint_t ngx_http_apim_upstream_spoofed(ngx_table_elt_t *h);
-static ngx_int_t ngx_http_apim_upstream_add(ngx_list_t *list, char *key,
-    ngx_str_t *value);
+static ngx_int_t ngx_http_apim_upstream_add(ngx_list_t *list,
+    ngx_http_apim_upstream_header_t *uh, ngx_str_t *value);
 
 
 static ngx_str_t  ngx_http_apim_consumer_headers[] = {
@@ -35,6 +42,29 @@ static ngx_str_t  ngx_http_apim_consumer_headers[] = {
     ngx_string("X-Anonymous-Consumer"),
     ngx_null_string
 };
+
+
+/* the headers we send, hashed once (proxy_set_header looks them up) */
+
+static ngx_http_apim_upstream_header_t  ngx_http_apim_sent_headers[] = {
+    { ngx_string("X-Consumer-ID"), (u_char *) "x-consumer-id", 0 },
+    { ngx_string("X-Consumer-Username"), (u_char *) "x-consumer-username", 0 },
+    { ngx_string("X-Credential-Identifier"),
+      (u_char *) "x-credential-identifier", 0 }
+};
+
+
+void
+ngx_http_apim_upstream_init(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 3; i++) {
+        ngx_http_apim_sent_headers[i].hash =
+            ngx_hash_key(ngx_http_apim_sent_headers[i].lowcase,
+                         ngx_http_apim_sent_headers[i].key.len);
+    }
+}
 
 
 ngx_int_t
@@ -86,11 +116,13 @@ ngx_http_apim_upstream_headers(ngx_http_request_t *r,
     }
 
     if (up) {
-        if (ngx_http_apim_upstream_add(&list, "X-Consumer-ID",
+        if (ngx_http_apim_upstream_add(&list, &ngx_http_apim_sent_headers[0],
                                        &up->consumer_id) != NGX_OK
-            || ngx_http_apim_upstream_add(&list, "X-Consumer-Username",
+            || ngx_http_apim_upstream_add(&list,
+                                          &ngx_http_apim_sent_headers[1],
                                           &up->consumer_name) != NGX_OK
-            || ngx_http_apim_upstream_add(&list, "X-Credential-Identifier",
+            || ngx_http_apim_upstream_add(&list,
+                                          &ngx_http_apim_sent_headers[2],
                                           &up->credential_id) != NGX_OK)
         {
             return NGX_ERROR;
@@ -121,9 +153,9 @@ ngx_http_apim_upstream_spoofed(ngx_table_elt_t *h)
 
 
 static ngx_int_t
-ngx_http_apim_upstream_add(ngx_list_t *list, char *key, ngx_str_t *value)
+ngx_http_apim_upstream_add(ngx_list_t *list,
+    ngx_http_apim_upstream_header_t *uh, ngx_str_t *value)
 {
-    size_t            len;
     ngx_table_elt_t  *h;
 
     if (value->len == 0) {
@@ -135,18 +167,10 @@ ngx_http_apim_upstream_add(ngx_list_t *list, char *key, ngx_str_t *value)
         return NGX_ERROR;
     }
 
-    len = ngx_strlen(key);
-
-    h->key.data = (u_char *) key;
-    h->key.len = len;
+    h->key = uh->key;
     h->value = *value;
-
-    h->lowcase_key = ngx_pnalloc(list->pool, len);
-    if (h->lowcase_key == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, len);
+    h->lowcase_key = uh->lowcase;
+    h->hash = uh->hash;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif

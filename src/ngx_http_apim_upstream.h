@@ -20,6 +20,7 @@ typedef struct {
 } ngx_http_apim_upstream_t;
 
 
+void ngx_http_apim_upstream_init(void);
 ngx_int_t ngx_http_apim_upstream_headers(ngx_http_request_t *r,
     ngx_http_apim_upstream_t *up);
 
