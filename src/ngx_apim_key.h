@@ -48,7 +48,10 @@ typedef struct {
 } ngx_apim_hmac_t;
 
 
-/* keys */
+/*
+ * keys; an id is a prefix of 1 to 3 characters ("ak_", "ik_", "c_") and
+ * 11 base62 characters, so it may be shorter than NGX_APIM_ID_LEN
+ */
 int ngx_apim_key_generate(char key[NGX_APIM_KEY_LEN + 1],
     char id[NGX_APIM_ID_LEN + 1]);
 int ngx_apim_id_generate(const char *prefix, char id[NGX_APIM_ID_LEN + 1]);
@@ -62,7 +65,10 @@ void ngx_apim_hmac(const ngx_apim_hmac_t *h, const unsigned char *data,
 void ngx_apim_secret_fingerprint(const ngx_apim_hmac_t *h,
     char fp[NGX_APIM_FP_LEN + 1]);
 
-/* the secret file: read it, or create a random one (mode 0600) */
+/*
+ * the secret file: read it (*len is the buffer's size on entry, the
+ * secret's length on return), or create a random one (mode 0600)
+ */
 int ngx_apim_secret_read(const char *path, unsigned char *buf, size_t *len,
     char *err, size_t errlen);
 int ngx_apim_secret_create(const char *path, char *err, size_t errlen);
@@ -70,7 +76,8 @@ int ngx_apim_secret_create(const char *path, char *err, size_t errlen);
 /*
  * the store remembers the fingerprint of the secret its keys were hashed
  * with ("secret_fp" in meta): records it when absent, and refuses a
- * different secret (NGX_APIM_STORE_ERROR, with the reason in err)
+ * different secret (NGX_APIM_STORE_ERROR, with the reason in err); it
+ * uses the store's read transaction, so call it with none open
  */
 int ngx_apim_secret_check(ngx_apim_store_t *st, const ngx_apim_hmac_t *h,
     char *err, size_t errlen);
