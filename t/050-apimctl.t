@@ -189,7 +189,7 @@ subtest 'bad usage: exit 2, before the store is touched' => sub {
     usage_error('unknown subcommand', ['-s', $store, 'key', 'frob'],
                 qr/^apimctl: unknown command "key" "frob"\n/);
     usage_error('group alone', ['-s', $store, 'key'],
-                qr/^apimctl: "key" needs a command: add, import, list, show,/);
+                qr/^apimctl: "key" needs a command: add, import, import-file, list, show,/);
     usage_error('unknown option', ['-s', $store, 'key', 'list', '--bogus'],
                 qr/^apimctl: unknown option "--bogus"\n/);
     usage_error('option without a value',
