@@ -28,6 +28,7 @@ static int ngx_apim_store_fail(ngx_apim_store_t *st, int rc,
 static int ngx_apim_store_check_schema(ngx_apim_store_t *st, unsigned flags);
 static int ngx_apim_store_grow(ngx_apim_store_t *st);
 static int ngx_apim_store_adopt_map(ngx_apim_store_t *st);
+static int ngx_apim_store_fit_map(ngx_apim_store_t *st);
 static int ngx_apim_store_put_handler(ngx_apim_store_t *st, MDB_txn *txn,
     void *data);
 static int ngx_apim_store_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
@@ -135,11 +136,8 @@ ngx_apim_store_open(ngx_apim_store_t *st, const char *path, size_t max_size,
         goto failed;
     }
 
-    if (!st->readonly && st->map_size < NGX_APIM_STORE_MIN_MAP) {
-        st->map_size = NGX_APIM_STORE_MIN_MAP < max_size
-                       ? NGX_APIM_STORE_MIN_MAP : max_size;
-
-        rc = mdb_env_set_mapsize(st->env, st->map_size);
+    if (!st->readonly) {
+        rc = ngx_apim_store_fit_map(st);
         if (rc != MDB_SUCCESS) {
             goto failed;
         }
@@ -527,11 +525,6 @@ ngx_apim_store_grow(ngx_apim_store_t *st)
     int     rc;
     size_t  size;
 
-    rc = ngx_apim_store_adopt_map(st);
-    if (rc != MDB_SUCCESS) {
-        return ngx_apim_store_fail(st, rc, "mdb_env_info() failed");
-    }
-
     if (st->map_size >= st->max_size) {
         ngx_apim_store_fail(st, MDB_MAP_FULL, "the store is full "
                             "(size=%zu bytes)", st->max_size);
@@ -564,6 +557,13 @@ ngx_apim_store_grow(ngx_apim_store_t *st)
 }
 
 
+/*
+ * Takes the map size another process has set (LMDB keeps the largest any
+ * process asked for), then holds it to this process's own limit: LMDB
+ * rounds a smaller size up to the data in use, so reads always work and
+ * this process writes no further than max_size.
+ */
+
 static int
 ngx_apim_store_adopt_map(ngx_apim_store_t *st)
 {
@@ -576,10 +576,21 @@ ngx_apim_store_adopt_map(ngx_apim_store_t *st)
     }
 
     if (!st->reading) {
-        /* 0 takes the size another process has set */
         rc = mdb_env_set_mapsize(st->env, 0);
         if (rc != MDB_SUCCESS) {
             return rc;
+        }
+
+        rc = mdb_env_info(st->env, &info);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+
+        if (st->max_size && info.me_mapsize > st->max_size) {
+            rc = mdb_env_set_mapsize(st->env, st->max_size);
+            if (rc != MDB_SUCCESS) {
+                return rc;
+            }
         }
     }
 
@@ -591,6 +602,29 @@ ngx_apim_store_adopt_map(ngx_apim_store_t *st)
     st->map_size = info.me_mapsize;
 
     return MDB_SUCCESS;
+}
+
+
+/* a new map starts at 16 megabytes, or at max_size if that is less */
+
+static int
+ngx_apim_store_fit_map(ngx_apim_store_t *st)
+{
+    size_t  size;
+
+    size = NGX_APIM_STORE_MIN_MAP;
+
+    if (size > st->max_size) {
+        size = st->max_size;
+    }
+
+    if (st->map_size >= size) {
+        return MDB_SUCCESS;
+    }
+
+    st->map_size = size;
+
+    return mdb_env_set_mapsize(st->env, size);
 }
 
 

@@ -218,6 +218,9 @@ static int apimctl_consumer_list(apimctl_ctx_t *ctx);
 static int apimctl_consumer_list_handler(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static int apimctl_consumer_show(apimctl_ctx_t *ctx);
+static int apimctl_consumer_delete(apimctl_ctx_t *ctx);
+static int apimctl_consumer_delete_handler(ngx_apim_store_t *st,
+    MDB_txn *txn, void *data);
 static int apimctl_key_add(apimctl_ctx_t *ctx);
 static int apimctl_write(int fd, const char *buf, size_t len);
 static int apimctl_key_import(apimctl_ctx_t *ctx);
@@ -262,6 +265,11 @@ static const apimctl_command_t  apimctl_commands[] = {
       0, 0, APIMCTL_ARG_NAME,
       "<name>",
       "a consumer's fields" },
+
+    { "consumer", "delete", apimctl_consumer_delete,
+      0, 0, APIMCTL_ARG_NAME,
+      "<name>",
+      "delete a consumer and revoke its keys; prints the name" },
 
     { "key", "add", apimctl_key_add,
       APIMCTL_OPT_KEY, APIMCTL_OPT_CONSUMER, APIMCTL_ARG_NONE,
@@ -1610,6 +1618,91 @@ apimctl_consumer_show(apimctl_ctx_t *ctx)
     ngx_apim_store_read_end(&ctx->st);
 
     return rc;
+}
+
+
+/*
+ * The consumer and every key of it, in one transaction: no key is left
+ * whose consumer is gone.  Usage counts stay (they are kept by key id).
+ */
+
+static int
+apimctl_consumer_delete(apimctl_ctx_t *ctx)
+{
+    int  rc;
+
+    rc = ngx_apim_store_write(&ctx->st, apimctl_consumer_delete_handler,
+                              (void *) ctx->arg);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        fprintf(stderr, "apimctl: consumer \"%s\" not found\n", ctx->arg);
+        return APIMCTL_FAILED;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return apimctl_store_error(ctx, rc);
+    }
+
+    printf("%s\n", ctx->arg);
+
+    return APIMCTL_OK;
+}
+
+
+static int
+apimctl_consumer_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data)
+{
+    const char  *name = data;
+
+    int                  rc;
+    size_t               len;
+    MDB_val              k, v;
+    MDB_cursor          *cur;
+    ngx_apim_key_rec_t   rec;
+
+    len = strlen(name);
+
+    rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_CONSUMERS, name, len);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    rc = mdb_cursor_open(txn, st->dbi[NGX_APIM_DB_KEYS], &cur);
+    if (rc != MDB_SUCCESS) {
+        return NGX_APIM_STORE_ERROR;
+    }
+
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+         rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    {
+        if (ngx_apim_key_rec_decode(&rec, v.mv_data, v.mv_size) != 0
+            || rec.consumer.len != len
+            || memcmp(rec.consumer.data, name, len) != 0)
+        {
+            continue;
+        }
+
+        /* the id first: the record it points into goes next */
+
+        rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEY_IDS,
+                                       rec.id.data, rec.id.len);
+        if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
+            mdb_cursor_close(cur);
+            return rc;
+        }
+
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != MDB_SUCCESS) {
+            mdb_cursor_close(cur);
+            return NGX_APIM_STORE_ERROR;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND) ? NGX_APIM_STORE_OK : NGX_APIM_STORE_ERROR;
 }
 
 
