@@ -91,6 +91,7 @@ static void ngx_http_apim_limit_flush_handler(ngx_event_t *ev);
 
 
 static ngx_http_apim_limit_entry_t  *ngx_http_apim_limit_entries;
+static ngx_pool_t                   *ngx_http_apim_limit_entries_pool;
 static ngx_event_t                   ngx_http_apim_limit_flush_ev;
 static ngx_msec_t                    ngx_http_apim_limit_flush_interval;
 
@@ -557,11 +558,16 @@ ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log)
         return NGX_OK;
     }
 
-    if (ngx_http_apim_limit_entries == NULL) {
-        ngx_http_apim_limit_entries = ngx_alloc(NGX_HTTP_APIM_LIMIT_BATCH
-                                        * sizeof(ngx_http_apim_limit_entry_t),
-                                        log);
+    if (ngx_http_apim_limit_entries_pool != ngx_cycle->pool) {
+
+        /* once a cycle, freed with it */
+
+        ngx_http_apim_limit_entries_pool = ngx_cycle->pool;
+        ngx_http_apim_limit_entries = ngx_palloc(ngx_cycle->pool,
+                                        NGX_HTTP_APIM_LIMIT_BATCH
+                                        * sizeof(ngx_http_apim_limit_entry_t));
         if (ngx_http_apim_limit_entries == NULL) {
+            ngx_http_apim_limit_entries_pool = NULL;
             return NGX_ERROR;
         }
     }
