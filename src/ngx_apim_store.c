@@ -23,8 +23,6 @@
 #define NGX_APIM_STORE_MIN_MAP   (16 * 1024 * 1024)
 
 
-static int ngx_apim_store_fail(ngx_apim_store_t *st, int rc,
-    const char *fmt, ...);
 static int ngx_apim_store_check_schema(ngx_apim_store_t *st, unsigned flags);
 static int ngx_apim_store_grow(ngx_apim_store_t *st);
 static int ngx_apim_store_adopt_map(ngx_apim_store_t *st);
@@ -886,7 +884,12 @@ ngx_apim_store_used(ngx_apim_store_t *st)
 }
 
 
-static int
+/*
+ * Records an LMDB error for the caller's log; MDB_MAP_FULL makes
+ * ngx_apim_store_write() grow the map and run its handler again.
+ */
+
+int
 ngx_apim_store_fail(ngx_apim_store_t *st, int rc, const char *fmt, ...)
 {
     int      n;

@@ -117,6 +117,7 @@ int ngx_apim_store_stat(ngx_apim_store_t *st, ngx_apim_db_e db,
 size_t ngx_apim_store_used(ngx_apim_store_t *st);
 
 const char *ngx_apim_store_db_name(ngx_apim_db_e db);
+int ngx_apim_store_fail(ngx_apim_store_t *st, int rc, const char *fmt, ...);
 
 
 #endif /* _NGX_APIM_STORE_H_INCLUDED_ */

@@ -225,6 +225,7 @@ static int apimctl_key_add(apimctl_ctx_t *ctx);
 static int apimctl_write(int fd, const char *buf, size_t len);
 static int apimctl_key_import(apimctl_ctx_t *ctx);
 static int apimctl_key_import_file(apimctl_ctx_t *ctx);
+static int apimctl_consumer_exists(apimctl_ctx_t *ctx);
 static int apimctl_key_file_check(apimctl_ctx_t *ctx, FILE *f, char **line,
     size_t *cap);
 static int apimctl_key_batch_handler(ngx_apim_store_t *st, MDB_txn *txn,
@@ -1670,7 +1671,7 @@ apimctl_consumer_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
 
     rc = mdb_cursor_open(txn, st->dbi[NGX_APIM_DB_KEYS], &cur);
     if (rc != MDB_SUCCESS) {
-        return NGX_APIM_STORE_ERROR;
+        return ngx_apim_store_fail(st, rc, "mdb_cursor_open() failed");
     }
 
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -1696,13 +1697,18 @@ apimctl_consumer_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
         rc = mdb_cursor_del(cur, 0);
         if (rc != MDB_SUCCESS) {
             mdb_cursor_close(cur);
-            return NGX_APIM_STORE_ERROR;
+            /* MDB_MAP_FULL: the map grows and this runs again */
+            return ngx_apim_store_fail(st, rc, "mdb_cursor_del() failed");
         }
     }
 
     mdb_cursor_close(cur);
 
-    return (rc == MDB_NOTFOUND) ? NGX_APIM_STORE_OK : NGX_APIM_STORE_ERROR;
+    if (rc != MDB_NOTFOUND) {
+        return ngx_apim_store_fail(st, rc, "mdb_cursor_get() failed");
+    }
+
+    return NGX_APIM_STORE_OK;
 }
 
 
@@ -1880,9 +1886,13 @@ apimctl_key_import_file(apimctl_ctx_t *ctx)
     total = 0;
     existed = 0;
 
-    /* every line is checked before any is stored */
+    /* the consumer, and every line, are checked before any key is stored */
 
-    rc = apimctl_key_file_check(ctx, f, &line, &cap);
+    rc = apimctl_consumer_exists(ctx);
+
+    if (rc == APIMCTL_OK) {
+        rc = apimctl_key_file_check(ctx, f, &line, &cap);
+    }
 
     for ( ;; ) {
         if (rc != APIMCTL_OK) {
@@ -1968,6 +1978,33 @@ done:
     free(b.hashes);
 
     return rc;
+}
+
+
+static int
+apimctl_consumer_exists(apimctl_ctx_t *ctx)
+{
+    int             rc;
+    ngx_apim_val_t  val;
+
+    rc = ngx_apim_store_read_begin(&ctx->st);
+
+    if (rc == NGX_APIM_STORE_OK) {
+        rc = ngx_apim_store_get(&ctx->st, NGX_APIM_DB_CONSUMERS, ctx->consumer,
+                                strlen(ctx->consumer), &val);
+        ngx_apim_store_read_end(&ctx->st);
+    }
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        fprintf(stderr, "apimctl: consumer \"%s\" not found\n", ctx->consumer);
+        return APIMCTL_FAILED;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return apimctl_store_error(ctx, rc);
+    }
+
+    return APIMCTL_OK;
 }
 
 
