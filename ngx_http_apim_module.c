@@ -78,7 +78,10 @@ typedef struct {
     ngx_str_t                     consumer;
     ngx_str_t                     consumer_id;
     ngx_str_t                     plan;
+    ngx_http_apim_plan_t         *plan_conf;
     int64_t                       quota_remaining;  /* -1: no quota */
+    unsigned                      granted:1;   /* the key may call the API */
+    unsigned                      counted:1;
 } ngx_http_apim_ctx_t;
 
 
@@ -86,6 +89,7 @@ static ngx_int_t ngx_http_apim_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_apim_check(ngx_http_request_t *r,
     ngx_http_apim_ctx_t *ctx, ngx_http_apim_main_conf_t *amcf,
     ngx_http_apim_loc_conf_t *alcf, ngx_str_t *key);
+static ngx_int_t ngx_http_apim_count_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_apim_reject(ngx_http_request_t *r,
     ngx_http_apim_ctx_t *ctx, ngx_http_apim_loc_conf_t *alcf, char *detail);
 static ngx_int_t ngx_http_apim_reject_limit(ngx_http_request_t *r,
@@ -340,20 +344,17 @@ ngx_http_apim_check(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
     ngx_http_apim_main_conf_t *amcf, ngx_http_apim_loc_conf_t *alcf,
     ngx_str_t *key)
 {
-    u_char                         hash[NGX_APIM_HASH_LEN];
-    u_char                         qname[2 + NGX_APIM_KEY_MAX];
-    int                            rc;
-    char                          *detail;
-    time_t                         now;
-    ngx_str_t                      name;
-    ngx_uint_t                     allowed;
-    ngx_apim_val_t                 val;
-    ngx_apim_store_t              *st;
-    ngx_apim_key_rec_t             rec;
-    ngx_http_apim_plan_t          *plan;
-    ngx_apim_consumer_rec_t        consumer;
-    ngx_http_apim_upstream_t       up;
-    ngx_http_apim_limit_result_t   res;
+    u_char                    hash[NGX_APIM_HASH_LEN];
+    int                       rc;
+    char                     *detail;
+    time_t                    now;
+    ngx_str_t                 name;
+    ngx_uint_t                allowed;
+    ngx_apim_val_t            val;
+    ngx_apim_store_t         *st;
+    ngx_apim_key_rec_t        rec;
+    ngx_http_apim_plan_t     *plan;
+    ngx_apim_consumer_rec_t   consumer;
 
     if (!ngx_apim_key_valid(key->data, key->len)) {
         ctx->status = NGX_HTTP_APIM_BAD_KEY;
@@ -454,18 +455,17 @@ ngx_http_apim_check(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
 
     ctx->plan = plan->name;
 
-    /* a key's own list of APIs narrows its plan's */
+    /* a key's own list of APIs narrows its plan's, never widens it */
 
-    if (rec.apis.len) {
+    allowed = plan->apis == NULL
+              || (alcf->api.len
+                  && ngx_http_apim_api_allowed(&alcf->api, plan->apis));
+
+    if (allowed && rec.apis.len) {
         allowed = alcf->api.len
                   && ngx_http_apim_api_listed(&alcf->api,
                                               (u_char *) rec.apis.data,
                                               rec.apis.len);
-
-    } else {
-        allowed = plan->apis == NULL
-                  || (alcf->api.len
-                      && ngx_http_apim_api_allowed(&alcf->api, plan->apis));
     }
 
     if (!allowed) {
@@ -475,47 +475,17 @@ ngx_http_apim_check(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
                                     "The API key may not call this API.");
     }
 
-    res.rejected = NGX_HTTP_APIM_LIMIT_PASSED;
-
-    if (plan->limit.interval || plan->limit.quota) {
-        name.data = qname;
-        name.len = ngx_sprintf(qname, NGX_APIM_USAGE_PREFIX "%V",
-                               &ctx->key_id)
-                   - qname;
-
-        if (ngx_http_apim_limit_check(amcf->zone, &name, &plan->limit, st,
-                                      &res)
-            != NGX_OK)
-        {
-            /* logged once by the limiter */
-            ngx_apim_store_read_end(st);
-            goto store_error;
-        }
-    }
-
     ngx_apim_store_read_end(st);
 
-    ctx->quota_remaining = plan->limit.quota ? res.quota_remaining : -1;
+    /*
+     * The key is good for this API.  Its limits are counted in the
+     * precontent phase, once every access check has let the request
+     * through: a request refused by "deny" or "auth_basic" after this
+     * check consumes no quota.
+     */
 
-    if (ngx_http_apim_headers_set(r, alcf->headers, plan, &res) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (res.rejected != NGX_HTTP_APIM_LIMIT_PASSED) {
-        return ngx_http_apim_reject_limit(r, ctx, plan, &res);
-    }
-
-    ctx->status = NGX_HTTP_APIM_PASSED;
-
-    up.consumer_id = ctx->consumer_id;
-    up.consumer_name = ctx->consumer;
-    up.credential_id = ctx->key_id;
-
-    if (ngx_http_apim_upstream_headers(r, alcf->upstream_headers ? &up : NULL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ctx->plan_conf = plan;
+    ctx->granted = 1;
 
     return NGX_OK;
 
@@ -529,23 +499,134 @@ store_error:
     ctx->status = NGX_HTTP_APIM_STORE_ERROR;
 
     if (alcf->fail == NGX_HTTP_APIM_FAIL_OPEN) {
-        return ngx_http_apim_upstream_headers(r, NULL) == NGX_OK
-               ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* the precontent phase drops client-sent consumer headers */
+        return NGX_OK;
     }
 
     return ngx_http_apim_finalize(r, ngx_http_apim_problem_store(r));
 }
 
 
-/* 401 for the key, 403 for the API, with a problem body */
+/*
+ * The precontent phase: the request has passed every access check; its
+ * plan's rate limit and quota are counted, the RateLimit headers set, and
+ * the upstream told who the consumer is.
+ */
+
+static ngx_int_t
+ngx_http_apim_count_handler(ngx_http_request_t *r)
+{
+    u_char                         qname[2 + NGX_APIM_KEY_MAX];
+    ngx_str_t                      name;
+    ngx_apim_store_t              *st;
+    ngx_http_apim_ctx_t           *ctx;
+    ngx_http_apim_plan_t          *plan;
+    ngx_http_apim_upstream_t       up;
+    ngx_http_apim_loc_conf_t      *alcf;
+    ngx_http_apim_main_conf_t     *amcf;
+    ngx_http_apim_limit_result_t   res;
+
+    ctx = ngx_http_apim_get_ctx(r);
+
+    if (ctx == NULL || ctx->counted) {
+        return NGX_DECLINED;
+    }
+
+    ctx->counted = 1;
+
+    if (!ctx->granted) {
+
+        /*
+         * let in by another access check ("satisfy any") or by
+         * "apim_fail open": no consumer, and no client may claim one
+         */
+
+        return ngx_http_apim_upstream_headers(r, NULL) == NGX_OK
+               ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apim_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+
+    plan = ctx->plan_conf;
+    res.rejected = NGX_HTTP_APIM_LIMIT_PASSED;
+
+    if (plan->limit.interval || plan->limit.quota) {
+        name.data = qname;
+        name.len = ngx_sprintf(qname, NGX_APIM_USAGE_PREFIX "%V",
+                               &ctx->key_id)
+                   - qname;
+
+        st = ngx_http_apim_store();
+
+        if (st == NULL
+            || ngx_http_apim_limit_check(amcf->zone, &name, &plan->limit, st,
+                                         &res)
+               != NGX_OK)
+        {
+            /* logged once by the store or the limiter */
+
+            ctx->status = NGX_HTTP_APIM_STORE_ERROR;
+
+            if (alcf->fail == NGX_HTTP_APIM_FAIL_CLOSED) {
+                return ngx_http_apim_finalize(r,
+                                              ngx_http_apim_problem_store(r));
+            }
+
+            res.rejected = NGX_HTTP_APIM_LIMIT_PASSED;
+            plan = NULL;
+        }
+    }
+
+    if (plan) {
+        ctx->quota_remaining = plan->limit.quota ? res.quota_remaining : -1;
+
+        if (ngx_http_apim_headers_set(r, alcf->headers, plan, &res)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (res.rejected != NGX_HTTP_APIM_LIMIT_PASSED) {
+            return ngx_http_apim_reject_limit(r, ctx, plan, &res);
+        }
+    }
+
+    up.consumer_id = ctx->consumer_id;
+    up.consumer_name = ctx->consumer;
+    up.credential_id = ctx->key_id;
+
+    if (ngx_http_apim_upstream_headers(r, alcf->upstream_headers ? &up : NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* on to the other precontent handlers (try_files, mirror) */
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * 401 for the key, 403 for the API, with a problem body.  Under "satisfy
+ * any" the status goes back to the access phase, as auth_basic's does, so
+ * that another access check may still let the request in; nginx's own
+ * error page (or error_page) then answers.
+ */
 
 static ngx_int_t
 ngx_http_apim_reject(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
     ngx_http_apim_loc_conf_t *alcf, char *detail)
 {
-    u_char                   *p;
-    ngx_str_t                 realm;
-    ngx_http_apim_problem_t   pr;
+    u_char                    *p;
+    ngx_str_t                  realm;
+    ngx_uint_t                 any;
+    ngx_http_apim_problem_t    pr;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    any = (clcf->satisfy == NGX_HTTP_SATISFY_ANY);
 
     ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
 
@@ -553,6 +634,10 @@ ngx_http_apim_reject(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
     pr.detail.len = ngx_strlen(detail);
 
     if (ctx->status == NGX_HTTP_APIM_FORBIDDEN) {
+        if (any) {
+            return NGX_HTTP_FORBIDDEN;
+        }
+
         pr.status = NGX_HTTP_FORBIDDEN;
         ngx_str_set(&pr.title, "Forbidden");
 
@@ -577,11 +662,17 @@ ngx_http_apim_reject(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
     realm.len = ngx_sprintf(p, "ApiKey realm=\"%V\"", &realm) - p;
     realm.data = p;
 
-    if (ngx_http_apim_header_out(r, "WWW-Authenticate", realm.data,
-                                 realm.len)
-        != NGX_OK)
-    {
+    /* nginx drops it if another check of "satisfy any" lets the request in */
+
+    r->headers_out.www_authenticate = ngx_http_apim_header_out(r,
+                                                    "WWW-Authenticate",
+                                                    realm.data, realm.len);
+    if (r->headers_out.www_authenticate == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (any) {
+        return NGX_HTTP_UNAUTHORIZED;
     }
 
     return ngx_http_apim_finalize(r, ngx_http_apim_problem_send(r, &pr));
@@ -644,7 +735,7 @@ ngx_http_apim_reject_limit(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
 
     if (ngx_http_apim_header_out(r, "Retry-After", p,
                                  ngx_sprintf(p, "%L", res->retry_after) - p)
-        != NGX_OK)
+        == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1319,6 +1410,13 @@ ngx_http_apim_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_apim_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_apim_count_handler;
 
     return NGX_OK;
 }

@@ -26,6 +26,8 @@ static ngx_int_t ngx_http_apim_credential_take(ngx_str_t *found,
     ngx_str_t *value);
 static ngx_int_t ngx_http_apim_credential_query(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t hide, ngx_str_t *found);
+static ngx_int_t ngx_http_apim_credential_unlog(ngx_http_request_t *r,
+    ngx_str_t *args);
 static ngx_int_t ngx_http_apim_credential_cookie(ngx_http_request_t *r,
     ngx_table_elt_t *h, ngx_str_t *name, ngx_uint_t hide, ngx_str_t *found);
 static ngx_int_t ngx_http_apim_strip_pairs(ngx_pool_t *pool, ngx_str_t *s,
@@ -182,6 +184,7 @@ ngx_http_apim_credential_query(ngx_http_request_t *r, ngx_str_t *name,
     ngx_uint_t hide, ngx_str_t *found)
 {
     u_char     *dst, *src;
+    ngx_int_t   rc;
     ngx_str_t   args, value;
 
     if (r->args.len == 0) {
@@ -190,14 +193,24 @@ ngx_http_apim_credential_query(ngx_http_request_t *r, ngx_str_t *name,
 
     args = r->args;
 
-    if (ngx_http_apim_strip_pairs(r->pool, &args, name, '&', &value)
-        != NGX_OK)
-    {
+    rc = ngx_http_apim_strip_pairs(r->pool, &args, name, '&', &value);
+
+    if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
     if (value.data == NULL) {
         return NGX_OK;
+    }
+
+    /* the key leaves the request line whatever "hide" says: logs show it */
+
+    if (ngx_http_apim_credential_unlog(r, &args) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_BUSY) {
+        return NGX_BUSY;
     }
 
     /* query arguments arrive %-encoded */
@@ -218,10 +231,55 @@ ngx_http_apim_credential_query(ngx_http_request_t *r, ngx_str_t *name,
 
     if (hide) {
         r->args = args;
-
-        /* the upstream gets the URI rebuilt from uri and args */
-        r->valid_unparsed_uri = 0;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request line and $request_uri, which access and error logs show,
+ * lose the query argument that held a key; the upstream then gets its URI
+ * rebuilt from r->uri and r->args.
+ */
+
+static ngx_int_t
+ngx_http_apim_credential_unlog(ngx_http_request_t *r, ngx_str_t *args)
+{
+    u_char     *p, *q;
+    size_t      head, tail;
+    ngx_str_t  *line;
+    ngx_uint_t  i;
+
+    line = &r->request_line;
+
+    for (i = 0; i < 2; i++, line = &r->unparsed_uri) {
+
+        /* r->args points into both, just past their "?" */
+
+        if (r->args.data <= line->data
+            || r->args.data + r->args.len > line->data + line->len)
+        {
+            continue;
+        }
+
+        head = r->args.data - line->data;
+        tail = line->data + line->len - (r->args.data + r->args.len);
+
+        p = ngx_pnalloc(r->pool, head + args->len + tail);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        q = ngx_cpymem(p, line->data, args->len ? head : head - 1);
+        q = ngx_cpymem(q, args->data, args->len);
+        q = ngx_cpymem(q, r->args.data + r->args.len, tail);
+
+        line->data = p;
+        line->len = q - p;
+    }
+
+    r->valid_unparsed_uri = 0;
 
     return NGX_OK;
 }
@@ -231,14 +289,15 @@ static ngx_int_t
 ngx_http_apim_credential_cookie(ngx_http_request_t *r, ngx_table_elt_t *h,
     ngx_str_t *name, ngx_uint_t hide, ngx_str_t *found)
 {
+    ngx_int_t  rc;
     ngx_str_t  cookie, value;
 
     cookie = h->value;
 
-    if (ngx_http_apim_strip_pairs(r->pool, &cookie, name, ';', &value)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    rc = ngx_http_apim_strip_pairs(r->pool, &cookie, name, ';', &value);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (value.data == NULL) {
@@ -264,17 +323,20 @@ ngx_http_apim_credential_cookie(ngx_http_request_t *r, ngx_table_elt_t *h,
 /*
  * Finds the first "name=value" pair in a list separated by sep (spaces
  * after a separator are skipped), puts its value in *value, and leaves in
- * *s a copy of the list without any pair of that name.
+ * *s a copy of the list without any pair of that name.  NGX_BUSY: another
+ * pair of that name has another value.
  */
 
 static ngx_int_t
 ngx_http_apim_strip_pairs(ngx_pool_t *pool, ngx_str_t *s, ngx_str_t *name,
     u_char sep, ngx_str_t *value)
 {
-    u_char  *p, *last, *start, *end, *out, *o;
+    u_char      *p, *last, *start, *end, *out, *o;
+    ngx_uint_t   conflict;
 
     value->len = 0;
     value->data = NULL;
+    conflict = 0;
 
     /* "; " may stand where the input had ";" */
     out = ngx_pnalloc(pool, 2 * s->len);
@@ -305,9 +367,16 @@ ngx_http_apim_strip_pairs(ngx_pool_t *pool, ngx_str_t *s, ngx_str_t *name,
             && start[name->len] == '='
             && ngx_strncmp(start, name->data, name->len) == 0)
         {
+            start += name->len + 1;
+
             if (value->data == NULL) {
-                value->data = start + name->len + 1;
-                value->len = end - value->data;
+                value->data = start;
+                value->len = end - start;
+
+            } else if ((size_t) (end - start) != value->len
+                       || ngx_strncmp(start, value->data, value->len) != 0)
+            {
+                conflict = 1;
             }
 
             continue;
@@ -331,5 +400,5 @@ ngx_http_apim_strip_pairs(ngx_pool_t *pool, ngx_str_t *s, ngx_str_t *name,
     s->data = out;
     s->len = o - out;
 
-    return NGX_OK;
+    return conflict ? NGX_BUSY : NGX_OK;
 }

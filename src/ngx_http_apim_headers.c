@@ -63,8 +63,8 @@ ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
 
         if (ngx_http_apim_header_out(r, "RateLimit-Policy",
                                       plan->policy.data, plan->policy.len)
-            != NGX_OK
-            || ngx_http_apim_header_out(r, "RateLimit", v, p - v) != NGX_OK)
+            == NULL
+            || ngx_http_apim_header_out(r, "RateLimit", v, p - v) == NULL)
         {
             return NGX_ERROR;
         }
@@ -77,7 +77,7 @@ ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
     p = ngx_sprintf(v, "%L", limit);
 
     if (ngx_http_apim_header_out(r, "X-RateLimit-Limit", v, p - v)
-        != NGX_OK)
+        == NULL)
     {
         return NGX_ERROR;
     }
@@ -86,7 +86,7 @@ ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
     p = ngx_sprintf(v, "%L", remaining);
 
     if (ngx_http_apim_header_out(r, "X-RateLimit-Remaining", v, p - v)
-        != NGX_OK)
+        == NULL)
     {
         return NGX_ERROR;
     }
@@ -94,13 +94,17 @@ ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
     v = p;
     p = ngx_sprintf(v, "%L", reset);
 
-    return ngx_http_apim_header_out(r, "X-RateLimit-Reset", v, p - v);
+    if (ngx_http_apim_header_out(r, "X-RateLimit-Reset", v, p - v) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
 /* a response header; the key is a constant string */
 
-ngx_int_t
+ngx_table_elt_t *
 ngx_http_apim_header_out(ngx_http_request_t *r, char *key, u_char *value,
     size_t len)
 {
@@ -108,7 +112,7 @@ ngx_http_apim_header_out(ngx_http_request_t *r, char *key, u_char *value,
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     h->hash = 1;
@@ -120,5 +124,5 @@ ngx_http_apim_header_out(ngx_http_request_t *r, char *key, u_char *value,
     h->value.data = value;
     h->value.len = len;
 
-    return NGX_OK;
+    return h;
 }

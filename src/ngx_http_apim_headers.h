@@ -22,7 +22,7 @@
 
 ngx_int_t ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
     ngx_http_apim_plan_t *plan, ngx_http_apim_limit_result_t *res);
-ngx_int_t ngx_http_apim_header_out(ngx_http_request_t *r, char *key,
+ngx_table_elt_t *ngx_http_apim_header_out(ngx_http_request_t *r, char *key,
     u_char *value, size_t len);
 
 

@@ -9,7 +9,7 @@
  * a quota per window, for any name ("q:" + key id for API keys), counted
  * in shared memory under one lock so that every worker sees one exact
  * count.  A name's state is loaded from the store the first time it is
- * seen, and dirty states are written back in batches by one worker on a
+ * seen (in the caller's read transaction, or in one of its own), and dirty states are written back in batches by one worker on a
  * timer and by every worker as it exits, so counts survive reloads and
  * restarts without a write transaction per request.
  */
@@ -220,8 +220,7 @@ ngx_http_apim_limit_rbtree_insert(ngx_rbtree_node_t *temp,
 /*
  * Counts one request against the name's limits: NGX_OK with res->rejected
  * set to PASSED, RATE or QUOTA; NGX_ERROR when the zone or the store
- * cannot hold the state.  A rejected request consumes neither limit.  The
- * caller holds a read transaction on st.
+ * cannot hold the state.  A rejected request consumes neither limit.
  */
 
 ngx_int_t
@@ -326,6 +325,12 @@ ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
 
         wait = tau - (tat - now_us);
         res->rate_remaining = (wait >= 0) ? wait / limit->interval + 1 : 0;
+
+        /* never more than the policy's own quota, "q" of RateLimit-Policy */
+
+        if (res->rate_remaining > limit->rate) {
+            res->rate_remaining = limit->rate;
+        }
         res->rate_reset = (tat - now_us + 999999) / 1000000;
     }
 
@@ -465,7 +470,7 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
 {
     int                          rc;
     size_t                       size;
-    ngx_uint_t                   n;
+    ngx_uint_t                   n, reading;
     ngx_queue_t                 *q, *prev;
     ngx_apim_val_t               val;
     ngx_apim_usage_rec_t         usage;
@@ -477,16 +482,29 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
         return NULL;
     }
 
+    /* in the caller's read transaction, if it has one */
+
+    reading = st->reading;
+
+    if (!reading && ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
+        return NULL;
+    }
+
     rc = ngx_apim_store_get(st, NGX_APIM_DB_COUNTERS, name->data, name->len,
                             &val);
 
-    if (rc == NGX_APIM_STORE_OK) {
-        if (ngx_apim_usage_rec_decode(&usage, val.data, val.len) != 0) {
-            /* a damaged record counts as none; it is rewritten */
-            ngx_memzero(&usage, sizeof(ngx_apim_usage_rec_t));
-        }
+    if (rc == NGX_APIM_STORE_OK
+        && ngx_apim_usage_rec_decode(&usage, val.data, val.len) != 0)
+    {
+        /* a damaged record counts as none; it is rewritten */
+        ngx_memzero(&usage, sizeof(ngx_apim_usage_rec_t));
+    }
 
-    } else if (rc != NGX_APIM_STORE_NOT_FOUND) {
+    if (!reading) {
+        ngx_apim_store_read_end(st);
+    }
+
+    if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
         return NULL;
     }
 

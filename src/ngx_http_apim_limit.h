@@ -24,6 +24,7 @@
 typedef struct {
     int64_t               interval;    /* rate: microseconds a request; 0 */
     int64_t               burst;
+    int64_t               rate;        /* requests a rate window ("q") */
     int64_t               quota;       /* requests a window; 0: none */
     ngx_apim_period_t     period;
 } ngx_http_apim_limit_t;

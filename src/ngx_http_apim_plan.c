@@ -207,6 +207,7 @@ ngx_http_apim_plan_rate(ngx_conf_t *cf, ngx_http_apim_plan_t *plan,
 
     plan->rate = rate;
     plan->rate_window = scale;
+    plan->limit.rate = rate;
     plan->limit.interval = (int64_t) scale * 1000000 / rate;
 
     return NGX_CONF_OK;

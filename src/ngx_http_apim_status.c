@@ -39,7 +39,7 @@ ngx_http_apim_status_send(ngx_http_request_t *r, ngx_str_t *path,
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)
-            != NGX_OK)
+            == NULL)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
