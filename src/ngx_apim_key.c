@@ -408,13 +408,17 @@ ngx_apim_secret_create(const char *path, char *err, size_t errlen)
 
     n = strlen(path);
 
-    if (n + sizeof(".XXXXXX") > sizeof(tmp)) {
+    if (n + 8 > sizeof(tmp)) {
         snprintf(err, errlen, "the path \"%s\" is too long", path);
         return -1;
     }
 
+    /* mkstemp()'s template: the path, a dot, six X */
+
     memcpy(tmp, path, n);
-    memcpy(tmp + n, ".XXXXXX", sizeof(".XXXXXX"));
+    tmp[n] = '.';
+    memset(tmp + n + 1, 'X', 6);
+    tmp[n + 7] = '\0';
 
     fd = mkstemp(tmp);
     if (fd == -1) {
