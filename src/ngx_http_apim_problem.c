@@ -26,12 +26,10 @@ static ngx_str_t  ngx_http_apim_problem_type =
 ngx_int_t
 ngx_http_apim_problem_send(ngx_http_request_t *r, ngx_http_apim_problem_t *pr)
 {
-    ngx_int_t     rc;
     ngx_str_t    *s, instance;
     ngx_buf_t    *b;
     yajl_gen      g;
     ngx_uint_t    i;
-    ngx_chain_t   out;
 
     g = ngx_http_apim_json_gen(r->pool);
     if (g == NULL) {
@@ -89,31 +87,8 @@ ngx_http_apim_problem_send(ngx_http_request_t *r, ngx_http_apim_problem_t *pr)
         r->keepalive = 0;
     }
 
-    r->headers_out.status = pr->status;
-    r->headers_out.content_type = ngx_http_apim_problem_type;
-    r->headers_out.content_type_len = ngx_http_apim_problem_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (r->headers_out.content_length) {
-        r->headers_out.content_length->hash = 0;
-        r->headers_out.content_length = NULL;
-    }
-
-    if (r->method == NGX_HTTP_HEAD) {
-        r->header_only = 1;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_apim_json_send(r, pr->status, &ngx_http_apim_problem_type,
+                                   b);
 }
 
 

@@ -22,6 +22,9 @@
 #include "ngx_http_apim_status.h"
 
 
+static ngx_str_t  ngx_http_apim_json_type = ngx_string("application/json");
+
+
 static ngx_int_t ngx_http_apim_status_json(ngx_http_request_t *r,
     yajl_gen g, ngx_apim_store_t *st, ngx_str_t *path, size_t max_size);
 
@@ -33,7 +36,6 @@ ngx_http_apim_status_send(ngx_http_request_t *r, ngx_str_t *path,
     ngx_int_t                 rc;
     ngx_buf_t                *b;
     yajl_gen                  g;
-    ngx_chain_t               out;
     ngx_apim_store_t         *st;
     ngx_http_apim_problem_t   pr;
 
@@ -82,25 +84,8 @@ ngx_http_apim_status_send(ngx_http_request_t *r, ngx_str_t *path,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (r->method == NGX_HTTP_HEAD) {
-        r->header_only = 1;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_apim_json_send(r, NGX_HTTP_OK, &ngx_http_apim_json_type,
+                                   b);
 }
 
 
