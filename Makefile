@@ -21,9 +21,10 @@ MODULE           = $(BUILD)/ngx_http_apim_module.so
 APIMCTL          = tools/apimctl
 
 SRCS            := $(wildcard *.c src/*.c src/*.h)
-APIMCTL_SRCS     = tools/apimctl.c src/ngx_apim_store.c src/ngx_apim_key.c \
-                   src/ngx_apim_record.c
-APIMCTL_HDRS     = src/ngx_apim_store.h src/ngx_apim_key.h \
+APIMCTL_SRCS     = tools/apimctl.c tools/apimctl_consumer.c \
+                   tools/apimctl_key.c src/ngx_apim_store.c \
+                   src/ngx_apim_key.c src/ngx_apim_record.c
+APIMCTL_HDRS     = tools/apimctl.h src/ngx_apim_store.h src/ngx_apim_key.h \
                    src/ngx_apim_record.h
 
 CFLAGS          ?= -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter
