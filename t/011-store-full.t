@@ -327,3 +327,36 @@ qr/\[(?:error|crit|alert|emerg)\] \d+#\d+: \K.*/
 qr/\[(?:error|crit|alert|emerg)\] \d+#\d+: \K.*/
 --- grep_error_log_out eval
 "$main::FullError\n"
+
+
+
+=== TEST 4: apim_fail open: while the store is full, quota requests pass uncounted, with $apim_status STORE_ERROR and no consumer header a client sent
+--- config
+    location /k {
+        apim_key;
+        apim_fail open;
+        add_header X-Apim-Status $apim_status always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+    location = /backend {
+        return 200 "consumer=$http_x_consumer_username spoof=$http_x_consumer_custom_id\n";
+    }
+--- request eval
+["GET /k", "GET /k", "GET /k"]
+--- more_headers eval
+["X-API-Key: full-quota-0001", "X-API-Key: full-quota-0001",
+ "X-API-Key: full-quota-0001\nX-Consumer-Custom-ID: evil"]
+--- wait: 0.3
+--- error_code eval
+[200, 200, 200]
+--- response_headers_like eval
+[qq{X-Apim-Status: PASSED\nRateLimit: "quota";r=99;t=86(?:400|3\\d\\d)\n},
+ qq{X-Apim-Status: STORE_ERROR\nRateLimit:\n},
+ qq{X-Apim-Status: STORE_ERROR\nRateLimit:\n}]
+--- response_body eval
+["consumer=quota-c spoof=\n", "consumer=quota-c spoof=\n",
+ "consumer=quota-c spoof=\n"]
+--- grep_error_log eval
+qr/\[(?:error|crit|alert|emerg)\] \d+#\d+: \K.*/
+--- grep_error_log_out eval
+"$main::FullError\n"
