@@ -1549,7 +1549,7 @@ ngx_http_apim_exit_process(ngx_cycle_t *cycle)
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_apim_module);
 
     if (amcf && amcf->enabled && amcf->zone) {
-        (void) ngx_http_apim_limit_flush(amcf->zone, cycle->log);
+        (void) ngx_http_apim_limit_flush(amcf->zone, cycle->log, 0);
     }
 
     ngx_http_apim_store_exit_process(cycle);

@@ -554,12 +554,15 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
 
 
 /*
- * Writes dirty states to the store, a batch a transaction, until none is
- * left.  A batch that cannot be written is marked dirty again.
+ * Writes dirty states to the store, a batch a transaction: at most
+ * "batches" of them (0: until none is left), so that the timer never holds
+ * the event loop for long; NGX_AGAIN when some are left.  A batch that
+ * cannot be written is marked dirty again.
  */
 
 ngx_int_t
-ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log)
+ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log,
+    ngx_uint_t batches)
 {
     ngx_queue_t                  *q;
     ngx_apim_store_t             *st;
@@ -569,6 +572,7 @@ ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log)
     ngx_http_apim_limit_batch_t   batch;
 
     int                           rc;
+    ngx_uint_t                    n;
 
     ctx = zone->data;
 
@@ -592,7 +596,12 @@ ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log)
 
     batch.entries = ngx_http_apim_limit_entries;
 
-    for ( ;; ) {
+    for (n = 0; /* void */; n++) {
+
+        if (batches && n == batches) {
+            return ngx_queue_empty(&ctx->sh->dirty) ? NGX_OK : NGX_AGAIN;
+        }
+
         batch.n = 0;
 
         ngx_shmtx_lock(&ctx->shpool->mutex);
@@ -738,12 +747,21 @@ ngx_http_apim_limit_start_flush(ngx_cycle_t *cycle, ngx_shm_zone_t *zone,
 }
 
 
+/*
+ * One batch a turn of the event loop: with many keys in use, a flush is
+ * spread over many short transactions instead of one that stalls every
+ * connection of this worker.
+ */
+
 static void
 ngx_http_apim_limit_flush_handler(ngx_event_t *ev)
 {
-    (void) ngx_http_apim_limit_flush(ev->data, ev->log);
+    ngx_int_t  rc;
+
+    rc = ngx_http_apim_limit_flush(ev->data, ev->log, 1);
 
     if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(ev, ngx_http_apim_limit_flush_interval);
+        ngx_add_timer(ev, (rc == NGX_AGAIN) ? 1
+                                            : ngx_http_apim_limit_flush_interval);
     }
 }
