@@ -553,8 +553,9 @@ ngx_http_apim_count_handler(ngx_http_request_t *r)
 
     if (plan->limit.interval || plan->limit.quota) {
         name.data = qname;
-        name.len = ngx_sprintf(qname, NGX_APIM_USAGE_PREFIX "%V",
-                               &ctx->key_id)
+        name.len = ngx_cpymem(ngx_cpymem(qname, NGX_APIM_USAGE_PREFIX,
+                                         sizeof(NGX_APIM_USAGE_PREFIX) - 1),
+                              ctx->key_id.data, ctx->key_id.len)
                    - qname;
 
         st = ngx_http_apim_store();

@@ -48,7 +48,7 @@ ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
 
     } else {
         name = "rate";
-        limit = plan->rate;
+        limit = plan->limit.rate;
         remaining = res->rate_remaining;
         reset = res->rate_reset;
     }

@@ -205,7 +205,6 @@ ngx_http_apim_plan_rate(ngx_conf_t *cf, ngx_http_apim_plan_t *plan,
         return NGX_CONF_ERROR;
     }
 
-    plan->rate = rate;
     plan->rate_window = scale;
     plan->limit.rate = rate;
     plan->limit.interval = (int64_t) scale * 1000000 / rate;
@@ -340,7 +339,7 @@ ngx_http_apim_plan_policy(ngx_conf_t *cf, ngx_http_apim_plan_t *plan)
     plan->policy.data = p;
 
     if (plan->limit.interval) {
-        p = ngx_sprintf(p, "\"rate\";q=%ui;w=%ui", plan->rate,
+        p = ngx_sprintf(p, "\"rate\";q=%L;w=%ui", plan->limit.rate,
                         plan->rate_window);
     }
 

@@ -18,7 +18,6 @@
 typedef struct {
     ngx_str_t                 name;
     ngx_http_apim_limit_t     limit;
-    ngx_uint_t                rate;        /* requests a rate window */
     ngx_uint_t                rate_window; /* 1 (r/s) or 60 (r/m) */
     ngx_array_t              *apis;        /* of ngx_str_t; NULL: any */
     ngx_str_t                 policy;      /* RateLimit-Policy value */

@@ -71,15 +71,30 @@ ngx_int_t
 ngx_http_apim_upstream_headers(ngx_http_request_t *r,
     ngx_http_apim_upstream_t *up)
 {
-    ngx_uint_t        i, n;
+    ngx_uint_t        i, n, drop;
     ngx_list_t        list;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
 
+    /* count the headers, and those to drop: often none is */
+
     n = 0;
+    drop = 0;
 
     for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].hash == 0 || ngx_http_apim_upstream_spoofed(&h[i])) {
+                drop++;
+            }
+        }
+
         n += part->nelts;
+    }
+
+    if (drop == 0 && up == NULL) {
+        return NGX_OK;
     }
 
     if (ngx_list_init(&list, r->pool, n + 3, sizeof(ngx_table_elt_t))
