@@ -27,6 +27,7 @@
 #include "ngx_http_apim_upstream.h"
 #include "ngx_http_apim_headers.h"
 #include "ngx_http_apim_problem.h"
+#include "ngx_http_apim_admin.h"
 
 
 #define NGX_HTTP_APIM_PASSED          0
@@ -69,6 +70,9 @@ typedef struct {
     ngx_uint_t                    headers;
     ngx_uint_t                    fail;
     ngx_flag_t                    upstream_headers;
+    ngx_http_apim_admin_conf_t   *admin;       /* apim_admin; NULL: none */
+    ngx_http_apim_admin_token_t  *admin_token;
+    size_t                        admin_body_max;
 } ngx_http_apim_loc_conf_t;
 
 
@@ -123,6 +127,9 @@ static char *ngx_http_apim_key_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_apim_api_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_apim_status_handler(ngx_http_request_t *r);
+static char *ngx_http_apim_admin_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_apim_admin_content(ngx_http_request_t *r);
 static ngx_int_t ngx_http_apim_load_secret(ngx_conf_t *cf,
     ngx_http_apim_main_conf_t *amcf);
 
@@ -215,6 +222,27 @@ static ngx_command_t  ngx_http_apim_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_apim_loc_conf_t, upstream_headers),
+      NULL },
+
+    { ngx_string("apim_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_apim_admin_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apim_admin_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_apim_admin_token_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apim_loc_conf_t, admin_token),
+      NULL },
+
+    { ngx_string("apim_admin_body_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apim_loc_conf_t, admin_body_max),
       NULL },
 
       ngx_null_command
@@ -1097,6 +1125,45 @@ ngx_http_apim_status_handler(ngx_http_request_t *r)
 
 
 static char *
+ngx_http_apim_admin_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apim_loc_conf_t  *alcf = conf;
+
+    char                       *rv;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    if (!amcf->enabled) {
+        return "needs \"apim_store\" before it in the http block";
+    }
+
+    rv = ngx_http_apim_admin_set(cf, &alcf->admin, &amcf->store, &amcf->hmac,
+                                 &amcf->plans, &amcf->zone);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_apim_admin_content;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apim_admin_content(ngx_http_request_t *r)
+{
+    ngx_http_apim_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+
+    return ngx_http_apim_admin_handler(r, alcf->admin);
+}
+
+
+static char *
 ngx_http_apim_plan_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_apim_main_conf_t  *amcf = conf;
@@ -1307,6 +1374,7 @@ ngx_http_apim_create_loc_conf(ngx_conf_t *cf)
      *
      *     alcf->sources = NULL;
      *     alcf->api = { 0, NULL };
+     *     alcf->admin = NULL;
      */
 
     alcf->key = NGX_CONF_UNSET;
@@ -1314,6 +1382,8 @@ ngx_http_apim_create_loc_conf(ngx_conf_t *cf)
     alcf->headers = NGX_CONF_UNSET_UINT;
     alcf->fail = NGX_CONF_UNSET_UINT;
     alcf->upstream_headers = NGX_CONF_UNSET;
+    alcf->admin_token = NGX_CONF_UNSET_PTR;
+    alcf->admin_body_max = NGX_CONF_UNSET_SIZE;
 
     return alcf;
 }
@@ -1369,6 +1439,15 @@ ngx_http_apim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->fail, prev->fail,
                               NGX_HTTP_APIM_FAIL_CLOSED);
     ngx_conf_merge_value(conf->upstream_headers, prev->upstream_headers, 1);
+
+    ngx_conf_merge_ptr_value(conf->admin_token, prev->admin_token, NULL);
+    ngx_conf_merge_size_value(conf->admin_body_max, prev->admin_body_max,
+                              NGX_HTTP_APIM_ADMIN_BODY_MAX);
+
+    if (conf->admin) {
+        return ngx_http_apim_admin_merge(cf, conf->admin, conf->admin_token,
+                                         conf->admin_body_max);
+    }
 
     return NGX_CONF_OK;
 }

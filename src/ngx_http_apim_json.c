@@ -5,7 +5,7 @@
 
 
 /*
- * JSON out with yajl, its memory taken from an nginx pool so that nothing
+ * JSON with yajl, its memory taken from an nginx pool so that nothing
  * outlives the request and nothing needs freeing on error paths.
  */
 
@@ -77,11 +77,12 @@ ngx_http_apim_json_free(void *ctx, void *ptr)
 }
 
 
-yajl_gen
-ngx_http_apim_json_gen(ngx_pool_t *pool)
+/* yajl's memory from a pool, for a generator or a parser */
+
+yajl_alloc_funcs *
+ngx_http_apim_json_alloc(ngx_pool_t *pool)
 {
-    yajl_gen              g;
-    yajl_alloc_funcs     *af;
+    yajl_alloc_funcs  *af;
 
     af = ngx_palloc(pool, sizeof(yajl_alloc_funcs));
     if (af == NULL) {
@@ -92,6 +93,21 @@ ngx_http_apim_json_gen(ngx_pool_t *pool)
     af->realloc = ngx_http_apim_json_realloc;
     af->free = ngx_http_apim_json_free;
     af->ctx = pool;
+
+    return af;
+}
+
+
+yajl_gen
+ngx_http_apim_json_gen(ngx_pool_t *pool)
+{
+    yajl_gen              g;
+    yajl_alloc_funcs     *af;
+
+    af = ngx_http_apim_json_alloc(pool);
+    if (af == NULL) {
+        return NULL;
+    }
 
     g = yajl_gen_alloc(af);
     if (g == NULL) {

@@ -1,0 +1,661 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+/*
+ * The admin API's JSON in: a request body parsed by yajl (which checks
+ * UTF-8) into a small tree in the request pool, with nesting limited, so
+ * that handlers check every field's name and type before they change
+ * anything; stored metadata written back out through the generator; and
+ * RFC 3339 times both ways.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_apim_admin.h"
+
+
+typedef struct {
+    ngx_pool_t               *pool;
+    ngx_http_apim_json_t     *root;
+    ngx_http_apim_json_t     *cur;         /* the open array or object */
+    ngx_str_t                 key;         /* the pending member name */
+    ngx_str_t                 field;       /* the top-level member */
+    ngx_uint_t                depth;
+    ngx_str_t                *err;
+} ngx_http_apim_json_ctx_t;
+
+
+static ngx_http_apim_json_t *ngx_http_apim_json_add(
+    ngx_http_apim_json_ctx_t *ctx, ngx_http_apim_json_type_e type);
+static int ngx_http_apim_json_on_null(void *data);
+static int ngx_http_apim_json_on_bool(void *data, int b);
+static int ngx_http_apim_json_on_number(void *data, const char *s,
+    size_t len);
+static int ngx_http_apim_json_on_string(void *data, const unsigned char *s,
+    size_t len);
+static int ngx_http_apim_json_on_start(void *data);
+static int ngx_http_apim_json_on_start_array(void *data);
+static int ngx_http_apim_json_on_key(void *data, const unsigned char *s,
+    size_t len);
+static int ngx_http_apim_json_on_end(void *data);
+static int64_t ngx_http_apim_days(int64_t y, int64_t m, int64_t d);
+
+
+static yajl_callbacks  ngx_http_apim_json_callbacks = {
+    ngx_http_apim_json_on_null,
+    ngx_http_apim_json_on_bool,
+    NULL,
+    NULL,
+    ngx_http_apim_json_on_number,
+    ngx_http_apim_json_on_string,
+    ngx_http_apim_json_on_start,
+    ngx_http_apim_json_on_key,
+    ngx_http_apim_json_on_end,
+    ngx_http_apim_json_on_start_array,
+    ngx_http_apim_json_on_end
+};
+
+
+static const char  *ngx_http_apim_json_type_names[] = {
+    "null", "a boolean", "an integer", "a number", "a string", "an array",
+    "an object"
+};
+
+
+/*
+ * NGX_OK with the tree; NGX_DECLINED with a reason in err (the body is not
+ * JSON, or nests too deep); NGX_ERROR when memory ran out.
+ */
+
+ngx_int_t
+ngx_http_apim_json_parse(ngx_pool_t *pool, u_char *text, size_t len,
+    ngx_http_apim_json_t **root, ngx_str_t *err)
+{
+    u_char                    *msg, *p;
+    yajl_handle                h;
+    yajl_status                rc;
+    yajl_alloc_funcs          *af;
+    ngx_http_apim_json_ctx_t   ctx;
+
+    ngx_memzero(&ctx, sizeof(ngx_http_apim_json_ctx_t));
+    ctx.pool = pool;
+    ctx.err = err;
+
+    err->len = 0;
+
+    af = ngx_http_apim_json_alloc(pool);
+    if (af == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = yajl_alloc(&ngx_http_apim_json_callbacks, af, &ctx);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = yajl_parse(h, text, len);
+
+    if (rc == yajl_status_ok) {
+        rc = yajl_complete_parse(h);
+    }
+
+    if (rc == yajl_status_ok) {
+        yajl_free(h);
+        *root = ctx.root;
+        return NGX_OK;
+    }
+
+    if (err->len == 0) {
+        msg = yajl_get_error(h, 0, text, len);
+
+        if (msg == NULL) {
+            yajl_free(h);
+            return NGX_ERROR;
+        }
+
+        /* "lexical error: invalid char in json text.\n" */
+
+        p = msg + ngx_strlen(msg);
+
+        while (p > msg && (p[-1] == '\n' || p[-1] == '.' || p[-1] == ' ')) {
+            p--;
+        }
+
+        err->len = sizeof("the body is not valid JSON at field \"\": ") - 1
+                   + ctx.field.len + (p - msg);
+        err->data = ngx_pnalloc(pool, err->len);
+        if (err->data == NULL) {
+            yajl_free(h);
+            return NGX_ERROR;
+        }
+
+        if (ctx.field.len) {
+            err->len = ngx_sprintf(err->data, "the body is not valid JSON at "
+                                   "field \"%V\": %*s", &ctx.field,
+                                   (size_t) (p - msg), msg)
+                       - err->data;
+
+        } else {
+            err->len = ngx_sprintf(err->data, "the body is not valid JSON: "
+                                   "%*s", (size_t) (p - msg), msg)
+                       - err->data;
+        }
+    }
+
+    yajl_free(h);
+
+    return (err->len) ? NGX_DECLINED : NGX_ERROR;
+}
+
+
+static ngx_http_apim_json_t *
+ngx_http_apim_json_add(ngx_http_apim_json_ctx_t *ctx,
+    ngx_http_apim_json_type_e type)
+{
+    ngx_http_apim_json_t  *v;
+
+    v = ngx_pcalloc(ctx->pool, sizeof(ngx_http_apim_json_t));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    v->type = type;
+
+    if (ctx->cur == NULL) {
+        ctx->root = v;
+        return v;
+    }
+
+    if (ctx->cur->type == NGX_HTTP_APIM_JSON_OBJECT) {
+        v->name = ctx->key;
+        ngx_str_null(&ctx->key);
+    }
+
+    v->parent = ctx->cur;
+
+    if (ctx->cur->last) {
+        ctx->cur->last->next = v;
+
+    } else {
+        ctx->cur->child = v;
+    }
+
+    ctx->cur->last = v;
+
+    return v;
+}
+
+
+static int
+ngx_http_apim_json_on_null(void *data)
+{
+    return ngx_http_apim_json_add(data, NGX_HTTP_APIM_JSON_NULL) != NULL;
+}
+
+
+static int
+ngx_http_apim_json_on_bool(void *data, int b)
+{
+    ngx_http_apim_json_t  *v;
+
+    v = ngx_http_apim_json_add(data, NGX_HTTP_APIM_JSON_BOOL);
+    if (v == NULL) {
+        return 0;
+    }
+
+    v->num = b ? 1 : 0;
+
+    return 1;
+}
+
+
+/* an integer that fits int64_t is INT; anything else is NUMBER */
+
+static int
+ngx_http_apim_json_on_number(void *data, const char *s, size_t len)
+{
+    size_t                 i;
+    int64_t                n, d;
+    ngx_uint_t             neg;
+    ngx_http_apim_json_t  *v;
+
+    v = ngx_http_apim_json_add(data, NGX_HTTP_APIM_JSON_INT);
+    if (v == NULL) {
+        return 0;
+    }
+
+    v->str.data = ngx_pnalloc(((ngx_http_apim_json_ctx_t *) data)->pool, len);
+    if (v->str.data == NULL) {
+        return 0;
+    }
+
+    ngx_memcpy(v->str.data, s, len);
+    v->str.len = len;
+
+    neg = (len && s[0] == '-');
+    n = 0;
+
+    for (i = neg; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            v->type = NGX_HTTP_APIM_JSON_NUMBER;
+            return 1;
+        }
+
+        d = s[i] - '0';
+
+        if (n > (NGX_MAX_INT64_VALUE - d) / 10) {
+            v->type = NGX_HTTP_APIM_JSON_NUMBER;
+            return 1;
+        }
+
+        n = n * 10 + d;
+    }
+
+    v->num = neg ? -n : n;
+
+    return 1;
+}
+
+
+static int
+ngx_http_apim_json_on_string(void *data, const unsigned char *s, size_t len)
+{
+    ngx_http_apim_json_t      *v;
+    ngx_http_apim_json_ctx_t  *ctx = data;
+
+    v = ngx_http_apim_json_add(ctx, NGX_HTTP_APIM_JSON_STRING);
+    if (v == NULL) {
+        return 0;
+    }
+
+    v->str.len = len;
+    v->str.data = ngx_pnalloc(ctx->pool, len + 1);
+    if (v->str.data == NULL) {
+        return 0;
+    }
+
+    ngx_memcpy(v->str.data, s, len);
+    v->str.data[len] = '\0';
+
+    return 1;
+}
+
+
+static int
+ngx_http_apim_json_on_start(void *data)
+{
+    ngx_http_apim_json_t      *v;
+    ngx_http_apim_json_ctx_t  *ctx = data;
+
+    if (++ctx->depth > NGX_HTTP_APIM_ADMIN_DEPTH) {
+        ngx_str_set(ctx->err, "the body nests objects and arrays deeper "
+                              "than 16 levels");
+        return 0;
+    }
+
+    v = ngx_http_apim_json_add(ctx, NGX_HTTP_APIM_JSON_OBJECT);
+    if (v == NULL) {
+        return 0;
+    }
+
+    ctx->cur = v;
+
+    return 1;
+}
+
+
+static int
+ngx_http_apim_json_on_start_array(void *data)
+{
+    ngx_http_apim_json_t      *v;
+    ngx_http_apim_json_ctx_t  *ctx = data;
+
+    if (++ctx->depth > NGX_HTTP_APIM_ADMIN_DEPTH) {
+        ngx_str_set(ctx->err, "the body nests objects and arrays deeper "
+                              "than 16 levels");
+        return 0;
+    }
+
+    v = ngx_http_apim_json_add(ctx, NGX_HTTP_APIM_JSON_ARRAY);
+    if (v == NULL) {
+        return 0;
+    }
+
+    ctx->cur = v;
+
+    return 1;
+}
+
+
+static int
+ngx_http_apim_json_on_key(void *data, const unsigned char *s, size_t len)
+{
+    ngx_http_apim_json_ctx_t  *ctx = data;
+
+    ctx->key.data = ngx_pnalloc(ctx->pool, len + 1);
+    if (ctx->key.data == NULL) {
+        return 0;
+    }
+
+    ngx_memcpy(ctx->key.data, s, len);
+    ctx->key.data[len] = '\0';
+    ctx->key.len = len;
+
+    if (ctx->depth == 1) {
+        ctx->field = ctx->key;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_http_apim_json_on_end(void *data)
+{
+    ngx_http_apim_json_ctx_t  *ctx = data;
+
+    ctx->depth--;
+    ctx->cur = ctx->cur->parent;
+
+    return 1;
+}
+
+
+/* a parsed value back out through a generator */
+
+ngx_int_t
+ngx_http_apim_json_gen_value(yajl_gen g, ngx_http_apim_json_t *v)
+{
+    yajl_gen_status        rc;
+    ngx_http_apim_json_t  *c;
+
+    switch (v->type) {
+
+    case NGX_HTTP_APIM_JSON_NULL:
+        rc = yajl_gen_null(g);
+        break;
+
+    case NGX_HTTP_APIM_JSON_BOOL:
+        rc = yajl_gen_bool(g, (int) v->num);
+        break;
+
+    case NGX_HTTP_APIM_JSON_INT:
+    case NGX_HTTP_APIM_JSON_NUMBER:
+        rc = yajl_gen_number(g, (const char *) v->str.data, v->str.len);
+        break;
+
+    case NGX_HTTP_APIM_JSON_STRING:
+        rc = yajl_gen_string(g, v->str.data, v->str.len);
+        break;
+
+    case NGX_HTTP_APIM_JSON_ARRAY:
+        if (yajl_gen_array_open(g) != yajl_gen_status_ok) {
+            return NGX_ERROR;
+        }
+
+        for (c = v->child; c; c = c->next) {
+            if (ngx_http_apim_json_gen_value(g, c) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
+        rc = yajl_gen_array_close(g);
+        break;
+
+    default: /* NGX_HTTP_APIM_JSON_OBJECT */
+        if (yajl_gen_map_open(g) != yajl_gen_status_ok) {
+            return NGX_ERROR;
+        }
+
+        for (c = v->child; c; c = c->next) {
+            if (yajl_gen_string(g, c->name.data, c->name.len)
+                != yajl_gen_status_ok
+                || ngx_http_apim_json_gen_value(g, c) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        rc = yajl_gen_map_close(g);
+        break;
+    }
+
+    return (rc == yajl_gen_status_ok) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* a value as compact JSON text, as records store metadata */
+
+ngx_int_t
+ngx_http_apim_json_text(ngx_pool_t *pool, ngx_http_apim_json_t *v,
+    ngx_str_t *text)
+{
+    size_t                len;
+    yajl_gen              g;
+    const unsigned char  *buf;
+
+    g = ngx_http_apim_json_gen(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_apim_json_gen_value(g, v) != NGX_OK
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+    {
+        return NGX_ERROR;
+    }
+
+    text->data = ngx_pnalloc(pool, len);
+    if (text->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(text->data, buf, len);
+    text->len = len;
+
+    return NGX_OK;
+}
+
+
+/* stored metadata text as a value: {} when there is none or it is damaged */
+
+ngx_int_t
+ngx_http_apim_json_metadata(yajl_gen g, ngx_pool_t *pool,
+    const ngx_apim_str_t *text)
+{
+    u_char                *copy;
+    ngx_str_t              err;
+    ngx_http_apim_json_t  *v;
+
+    if (text->len) {
+        copy = ngx_pnalloc(pool, text->len);
+        if (copy == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(copy, text->data, text->len);
+
+        if (ngx_http_apim_json_parse(pool, copy, text->len, &v, &err)
+            == NGX_OK
+            && v->type == NGX_HTTP_APIM_JSON_OBJECT)
+        {
+            return ngx_http_apim_json_gen_value(g, v);
+        }
+    }
+
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "name": "2026-11-26T12:00:00Z", or null for 0 */
+
+ngx_int_t
+ngx_http_apim_json_time(yajl_gen g, const char *name, int64_t t)
+{
+    u_char  buf[sizeof("-9223372036854775807-12-31T23:59:59Z")];
+    u_char  *p;
+
+    if (ngx_http_apim_json_key(g, name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (t == 0) {
+        return (yajl_gen_null(g) == yajl_gen_status_ok) ? NGX_OK : NGX_ERROR;
+    }
+
+    p = ngx_http_apim_time_format(buf, t);
+
+    if (yajl_gen_string(g, buf, p - buf) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_http_apim_time_format(u_char *p, int64_t t)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime((time_t) t, &tm);
+
+    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ", tm.ngx_tm_year,
+                       tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
+                       tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+/*
+ * RFC 3339: "2026-11-26T12:00:00Z", with an optional fraction of a second
+ * (dropped) and "Z" or an offset "+01:00"; from 1970 to 9999.
+ */
+
+ngx_int_t
+ngx_http_apim_time_parse(ngx_str_t *s, int64_t *t)
+{
+    u_char      *p, *last;
+    int64_t      y, mo, d, h, mi, sec, off;
+    ngx_uint_t   i;
+    static u_char  days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+    p = s->data;
+    last = p + s->len;
+
+    if (s->len < 20) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 19; i++) {
+        if (i == 4 || i == 7) {
+            if (p[i] != '-') {
+                return NGX_ERROR;
+            }
+
+        } else if (i == 10) {
+            if (p[i] != 'T' && p[i] != 't') {
+                return NGX_ERROR;
+            }
+
+        } else if (i == 13 || i == 16) {
+            if (p[i] != ':') {
+                return NGX_ERROR;
+            }
+
+        } else if (p[i] < '0' || p[i] > '9') {
+            return NGX_ERROR;
+        }
+    }
+
+    y = ngx_atoi(p, 4);
+    mo = ngx_atoi(p + 5, 2);
+    d = ngx_atoi(p + 8, 2);
+    h = ngx_atoi(p + 11, 2);
+    mi = ngx_atoi(p + 14, 2);
+    sec = ngx_atoi(p + 17, 2);
+
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1]
+        || (mo == 2 && d == 29
+            && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        || h > 23 || mi > 59 || sec > 60)
+    {
+        return NGX_ERROR;
+    }
+
+    if (sec == 60) {
+        sec = 59;    /* a leap second: the second before it */
+    }
+
+    p += 19;
+
+    if (p < last && *p == '.') {
+        p++;
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (last - p == 1 && (*p == 'Z' || *p == 'z')) {
+        off = 0;
+
+    } else if (last - p == 6 && (*p == '+' || *p == '-') && p[3] == ':'
+               && ngx_atoi(p + 1, 2) != NGX_ERROR
+               && ngx_atoi(p + 4, 2) != NGX_ERROR
+               && ngx_atoi(p + 1, 2) < 24 && ngx_atoi(p + 4, 2) < 60)
+    {
+        off = ngx_atoi(p + 1, 2) * 3600 + ngx_atoi(p + 4, 2) * 60;
+
+        if (*p == '-') {
+            off = -off;
+        }
+
+    } else {
+        return NGX_ERROR;
+    }
+
+    *t = ngx_http_apim_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
+         - off;
+
+    return (*t > 0) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* days since 1970-01-01 of a proleptic Gregorian date */
+
+static int64_t
+ngx_http_apim_days(int64_t y, int64_t m, int64_t d)
+{
+    int64_t  era, yoe, doy, doe;
+
+    y -= (m <= 2);
+    era = y / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+    return era * 146097 + doe - 719468;
+}
+
+
+const char *
+ngx_http_apim_json_type_name(ngx_http_apim_json_type_e type)
+{
+    return ngx_http_apim_json_type_names[type];
+}

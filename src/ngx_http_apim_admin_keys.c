@@ -1,0 +1,1334 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+/*
+ * The admin API's keys: create (or import) a key, list them (paged by
+ * id, filtered by consumer or plan), show, change, revoke, and rotate.
+ * A key is stored as apimctl stores it: keys[HMAC] = its record and
+ * key_ids[id] = HMAC, written or deleted in one transaction; the key
+ * itself is never stored and is shown once, in the answer that makes it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/crypto.h>
+
+#include "ngx_http_apim_admin.h"
+#include "ngx_http_apim_plan.h"
+
+
+#define NGX_HTTP_APIM_ADMIN_TRIES  3      /* a random id already taken */
+
+
+typedef struct {
+    ngx_str_t                  consumer;
+    u_char                    *hash;
+    u_char                    *rec;
+    size_t                     rec_len;
+    ngx_str_t                  id;
+    ngx_str_t                  other;       /* the id a key has already */
+    ngx_pool_t                *pool;
+    unsigned                   no_consumer:1;
+    unsigned                   key_exists:1;
+    unsigned                   id_exists:1;
+} ngx_http_apim_admin_key_put_t;
+
+
+typedef struct {
+    ngx_str_t                  id;
+    ngx_pool_t                *pool;
+    ngx_http_apim_json_t     **v;           /* the PATCH fields */
+    ngx_str_t                  apis;
+    ngx_str_t                  metadata;
+    int64_t                    not_before;
+    int64_t                    expires_at;
+    u_char                    *rec;
+    size_t                     rec_len;
+} ngx_http_apim_admin_key_patch_t;
+
+
+typedef struct {
+    ngx_str_t                  id;          /* the old key */
+    ngx_pool_t                *pool;
+    int64_t                    grace;
+    ngx_str_t                  new_id;
+    u_char                     new_hash[NGX_APIM_HASH_LEN];
+    u_char                    *new_rec;
+    size_t                     new_rec_len;
+    int64_t                    old_expires;
+    unsigned                   id_exists:1;
+} ngx_http_apim_admin_key_rotate_t;
+
+
+typedef struct {
+    ngx_http_request_t        *r;
+    ngx_apim_store_t          *st;
+    yajl_gen                   g;
+    ngx_str_t                  after;
+    ngx_uint_t                 limit;
+    ngx_uint_t                 n;
+    ngx_str_t                  last;
+    ngx_uint_t                 more;
+    ngx_int_t                  rc;
+    ngx_str_t                  consumer;    /* filters; empty: any */
+    ngx_str_t                  plan;
+} ngx_http_apim_admin_key_list_t;
+
+
+static ngx_int_t ngx_http_apim_admin_key_input(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx, ngx_http_apim_json_t **v,
+    ngx_uint_t first, ngx_str_t *apis, ngx_str_t *metadata,
+    int64_t *not_before, int64_t *expires_at);
+static int ngx_http_apim_admin_key_put_handler(ngx_apim_store_t *st,
+    MDB_txn *txn, void *data);
+static int ngx_http_apim_admin_key_item(const ngx_apim_val_t *key,
+    const ngx_apim_val_t *val, void *data);
+static int ngx_http_apim_admin_key_patch_handler(ngx_apim_store_t *st,
+    MDB_txn *txn, void *data);
+static int ngx_http_apim_admin_key_delete_handler(ngx_apim_store_t *st,
+    MDB_txn *txn, void *data);
+static int ngx_http_apim_admin_key_rotate_handler(ngx_apim_store_t *st,
+    MDB_txn *txn, void *data);
+static ngx_int_t ngx_http_apim_admin_key_done(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *rec, size_t len, ngx_str_t *key,
+    ngx_str_t *previous, int64_t previous_expires);
+
+
+/* the order of the first six is shared by create and PATCH */
+
+static ngx_http_apim_admin_field_t  ngx_http_apim_admin_key_create_fields[] = {
+    { "plan", NGX_HTTP_APIM_ADMIN_T(STRING) },
+    { "apis", NGX_HTTP_APIM_ADMIN_T(ARRAY) },
+    { "not_before", NGX_HTTP_APIM_ADMIN_T(STRING) },
+    { "expires_at", NGX_HTTP_APIM_ADMIN_T(STRING) },
+    { "metadata", NGX_HTTP_APIM_ADMIN_T(OBJECT) },
+    { "consumer", NGX_HTTP_APIM_ADMIN_T(STRING) },
+    { "key", NGX_HTTP_APIM_ADMIN_T(STRING) },
+    { NULL, 0 }
+};
+
+
+static ngx_http_apim_admin_field_t  ngx_http_apim_admin_key_patch_fields[] = {
+    { "plan", NGX_HTTP_APIM_ADMIN_T(STRING) | NGX_HTTP_APIM_ADMIN_T(NULL) },
+    { "apis", NGX_HTTP_APIM_ADMIN_T(ARRAY) | NGX_HTTP_APIM_ADMIN_T(NULL) },
+    { "not_before", NGX_HTTP_APIM_ADMIN_T(STRING)
+                    | NGX_HTTP_APIM_ADMIN_T(NULL) },
+    { "expires_at", NGX_HTTP_APIM_ADMIN_T(STRING)
+                    | NGX_HTTP_APIM_ADMIN_T(NULL) },
+    { "metadata", NGX_HTTP_APIM_ADMIN_T(OBJECT) | NGX_HTTP_APIM_ADMIN_T(NULL) },
+    { "disabled", NGX_HTTP_APIM_ADMIN_T(BOOL) },
+    { NULL, 0 }
+};
+
+
+static ngx_http_apim_admin_field_t  ngx_http_apim_admin_key_rotate_fields[] = {
+    { "grace", NGX_HTTP_APIM_ADMIN_T(INT) },
+    { NULL, 0 }
+};
+
+
+ngx_int_t
+ngx_http_apim_admin_key_create(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx)
+{
+    int                             rc;
+    ngx_int_t                       n;
+    ngx_str_t                       detail, apis, meta, key, *name;
+    ngx_uint_t                      tries;
+    ngx_apim_store_t               *st;
+    ngx_apim_key_rec_t              rec;
+    ngx_http_apim_json_t           *v[7];
+    ngx_http_apim_admin_key_put_t   op;
+    int64_t                         not_before, expires_at;
+    u_char                          hash[NGX_APIM_HASH_LEN];
+    char                            id[NGX_APIM_ID_LEN + 1];
+    char                            gen[NGX_APIM_KEY_LEN + 1];
+
+    n = ngx_http_apim_admin_fields(r, ctx,
+                                   ngx_http_apim_admin_key_create_fields,
+                                   v, &detail);
+    if (n == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (n == NGX_DECLINED) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
+                                         &detail);
+    }
+
+    if (v[5] == NULL) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"consumer\" is required");
+    }
+
+    name = &v[5]->str;
+
+    if (!ngx_apim_name_valid((char *) name->data, name->len)) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"consumer\" must be 1 to 64 of "
+                                         "A-Z a-z 0-9 . _ -");
+    }
+
+    if (v[6] && !ngx_apim_key_valid(v[6]->str.data, v[6]->str.len)) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"key\" must be %d to %d printable "
+                                         "ASCII characters without spaces",
+                                         NGX_APIM_KEY_MIN, NGX_APIM_KEY_MAX);
+    }
+
+    not_before = 0;
+    expires_at = 0;
+
+    n = ngx_http_apim_admin_key_input(r, ctx, v, 0, &apis, &meta,
+                                      &not_before, &expires_at);
+    if (n != NGX_OK) {
+        return n;
+    }
+
+    st = ngx_http_apim_store();
+
+    if (st == NULL) {
+        return ngx_http_apim_admin_store_error(r, NULL);
+    }
+
+    ngx_memzero(&op, sizeof(ngx_http_apim_admin_key_put_t));
+
+    op.consumer = *name;
+    op.hash = hash;
+    op.pool = r->pool;
+
+    for (tries = 0; /* void */ ; tries++) {
+
+        if (v[6]) {
+            if (ngx_apim_id_generate("ik_", id) != 0) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            key = v[6]->str;
+
+        } else {
+            if (ngx_apim_key_generate(gen, id) != 0) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            key.data = (u_char *) gen;
+            key.len = NGX_APIM_KEY_LEN;
+        }
+
+        ngx_memzero(&rec, sizeof(ngx_apim_key_rec_t));
+
+        rec.id.data = id;
+        rec.id.len = ngx_strlen(id);
+        rec.consumer.data = (char *) name->data;
+        rec.consumer.len = name->len;
+
+        if (v[0]) {
+            rec.plan.data = (char *) v[0]->str.data;
+            rec.plan.len = v[0]->str.len;
+        }
+
+        rec.apis.data = (char *) apis.data;
+        rec.apis.len = apis.len;
+        rec.metadata.data = (char *) meta.data;
+        rec.metadata.len = meta.len;
+        rec.created = ngx_time();
+        rec.not_before = not_before;
+        rec.expires_at = expires_at;
+
+        op.rec_len = ngx_apim_key_rec_size(&rec);
+        op.rec = ngx_pnalloc(r->pool, op.rec_len);
+        if (op.rec == NULL) {
+            OPENSSL_cleanse(gen, sizeof(gen));
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_apim_key_rec_encode(&rec, op.rec);
+
+        op.id.data = (u_char *) id;
+        op.id.len = rec.id.len;
+
+        ngx_apim_hmac(ctx->conf->hmac, key.data, key.len, hash);
+
+        rc = ngx_apim_store_write(st, ngx_http_apim_admin_key_put_handler,
+                                  &op);
+
+        if (!op.id_exists || tries == NGX_HTTP_APIM_ADMIN_TRIES - 1) {
+            break;
+        }
+    }
+
+    if (op.no_consumer) {
+        OPENSSL_cleanse(gen, sizeof(gen));
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"consumer\": no consumer \"%V\"",
+                                         name);
+    }
+
+    if (op.key_exists) {
+        OPENSSL_cleanse(gen, sizeof(gen));
+        return ngx_http_apim_admin_error(r, NGX_HTTP_CONFLICT,
+                                         "\"key\": this key exists already "
+                                         "(id \"%V\")", &op.other);
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        OPENSSL_cleanse(gen, sizeof(gen));
+        return ngx_http_apim_admin_store_error(r, st);
+    }
+
+    ngx_http_apim_admin_log(r, v[6] ? "imported key" : "created key",
+                            &op.id);
+
+    /* the one answer that holds the key */
+
+    rc = ngx_http_apim_admin_key_done(r, NGX_HTTP_CREATED, op.rec,
+                                      op.rec_len, &key, NULL, 0);
+
+    OPENSSL_cleanse(gen, sizeof(gen));
+
+    return rc;
+}
+
+
+/*
+ * The fields create and PATCH share: v[0] plan, v[1] apis, v[2]
+ * not_before, v[3] expires_at, v[4] metadata.  NGX_OK, or the 400 sent.
+ */
+
+static ngx_int_t
+ngx_http_apim_admin_key_input(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx, ngx_http_apim_json_t **v,
+    ngx_uint_t patch, ngx_str_t *apis, ngx_str_t *metadata,
+    int64_t *not_before, int64_t *expires_at)
+{
+    u_char                *p;
+    size_t                 len;
+    ngx_http_apim_json_t  *a;
+
+    ngx_str_null(apis);
+    ngx_str_null(metadata);
+
+    if (v[0] && v[0]->type == NGX_HTTP_APIM_JSON_STRING
+        && !(ngx_apim_name_valid((char *) v[0]->str.data, v[0]->str.len)
+             && ngx_http_apim_plan_find(ctx->conf->plans, v[0]->str.data,
+                                        v[0]->str.len)))
+    {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"plan\": no apim_plan is named "
+                                         "\"%*s\"",
+                                         ngx_min(v[0]->str.len, 64),
+                                         v[0]->str.data);
+    }
+
+    if (v[1] && v[1]->type == NGX_HTTP_APIM_JSON_ARRAY) {
+        len = 0;
+
+        for (a = v[1]->child; a; a = a->next) {
+            if (a->type != NGX_HTTP_APIM_JSON_STRING
+                || !ngx_apim_name_valid((char *) a->str.data, a->str.len))
+            {
+                return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                                 "\"apis\" must be an array "
+                                                 "of API names (1 to 64 of "
+                                                 "A-Z a-z 0-9 . _ -)");
+            }
+
+            len += a->str.len + 1;
+        }
+
+        if (len) {
+            p = ngx_pnalloc(r->pool, len);
+            if (p == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            apis->data = p;
+
+            for (a = v[1]->child; a; a = a->next) {
+                if (p != apis->data) {
+                    *p++ = ',';
+                }
+
+                p = ngx_cpymem(p, a->str.data, a->str.len);
+            }
+
+            apis->len = p - apis->data;
+        }
+    }
+
+    if (v[2] && v[2]->type == NGX_HTTP_APIM_JSON_STRING
+        && ngx_http_apim_time_parse(&v[2]->str, not_before) != NGX_OK)
+    {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"not_before\" must be an RFC 3339 "
+                                         "time, such as "
+                                         "\"2026-11-26T12:00:00Z\"");
+    }
+
+    if (v[3] && v[3]->type == NGX_HTTP_APIM_JSON_STRING
+        && ngx_http_apim_time_parse(&v[3]->str, expires_at) != NGX_OK)
+    {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"expires_at\" must be an RFC 3339 "
+                                         "time, such as "
+                                         "\"2026-11-26T12:00:00Z\"");
+    }
+
+    if (!patch && *not_before && *expires_at && *expires_at <= *not_before) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"expires_at\" must be later than "
+                                         "\"not_before\"");
+    }
+
+    if (v[4] && v[4]->type == NGX_HTTP_APIM_JSON_OBJECT
+        && ngx_http_apim_json_text(r->pool, v[4], metadata) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * keys[HMAC] = record and key_ids[id] = HMAC in one transaction, and
+ * only for a consumer that exists in it
+ */
+
+static int
+ngx_http_apim_admin_key_put_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data)
+{
+    ngx_http_apim_admin_key_put_t  *op = data;
+
+    int                 rc;
+    ngx_apim_val_t      val;
+    ngx_apim_key_rec_t  rec;
+
+    /* it runs again if the map grows */
+
+    op->no_consumer = 0;
+    op->key_exists = 0;
+    op->id_exists = 0;
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_CONSUMERS,
+                                op->consumer.data, op->consumer.len, &val);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        op->no_consumer = 1;
+        return rc;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, op->hash,
+                                NGX_APIM_HASH_LEN, op->rec, op->rec_len,
+                                MDB_NOOVERWRITE);
+
+    if (rc == NGX_APIM_STORE_EXISTS) {
+        op->key_exists = 1;
+        ngx_str_set(&op->other, "unknown");
+
+        if (ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, op->hash,
+                                   NGX_APIM_HASH_LEN, &val)
+            == NGX_APIM_STORE_OK
+            && ngx_apim_key_rec_decode(&rec, val.data, val.len) == 0)
+        {
+            (void) ngx_http_apim_admin_str(op->pool, &op->other, &rec.id);
+        }
+
+        return rc;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS, op->id.data,
+                                op->id.len, op->hash, NGX_APIM_HASH_LEN,
+                                MDB_NOOVERWRITE);
+
+    if (rc == NGX_APIM_STORE_EXISTS) {
+        op->id_exists = 1;
+    }
+
+    return rc;
+}
+
+
+/*
+ * A key's record by its id, in the read transaction, copied into the
+ * pool: NGX_OK, NGX_DECLINED (no such key), NGX_ERROR (the store failed),
+ * NGX_ABORT (the record is damaged).
+ */
+
+ngx_int_t
+ngx_http_apim_admin_key_find(ngx_pool_t *pool, ngx_apim_store_t *st,
+    ngx_str_t *id, u_char **rec, size_t *len)
+{
+    int             rc;
+    ngx_apim_val_t  val;
+
+    rc = ngx_apim_store_get(st, NGX_APIM_DB_KEY_IDS, id->data, id->len, &val);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return NGX_ERROR;
+    }
+
+    if (val.len != NGX_APIM_HASH_LEN) {
+        return NGX_ABORT;
+    }
+
+    rc = ngx_apim_store_get(st, NGX_APIM_DB_KEYS, val.data, NGX_APIM_HASH_LEN,
+                            &val);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        return NGX_ABORT;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return NGX_ERROR;
+    }
+
+    *rec = ngx_pnalloc(pool, val.len);
+    if (*rec == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(*rec, val.data, val.len);
+    *len = val.len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_apim_admin_key_get(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx)
+{
+    u_char            *rec;
+    size_t             len;
+    ngx_int_t          rc;
+    ngx_apim_store_t  *st;
+
+    st = ngx_http_apim_store();
+
+    if (st == NULL || ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
+        return ngx_http_apim_admin_store_error(r, st);
+    }
+
+    rc = ngx_http_apim_admin_key_find(r->pool, st, &ctx->args[0], &rec, &len);
+
+    ngx_apim_store_read_end(st);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
+                                         "no key \"%V\"", &ctx->args[0]);
+    }
+
+    if (rc == NGX_ABORT) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "the record of key \"%V\" is "
+                                         "damaged", &ctx->args[0]);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_apim_admin_store_error(r, st);
+    }
+
+    return ngx_http_apim_admin_key_done(r, NGX_HTTP_OK, rec, len, NULL, NULL,
+                                        0);
+}
+
+
+ngx_int_t
+ngx_http_apim_admin_key_list(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx)
+{
+    int                              rc;
+    ngx_int_t                        n;
+    ngx_str_t                        detail, cursor;
+    ngx_apim_store_t                *st;
+    ngx_http_apim_admin_key_list_t   list;
+
+    ngx_memzero(&list, sizeof(ngx_http_apim_admin_key_list_t));
+
+    n = ngx_http_apim_admin_page(r, &list.limit, &list.after, &detail);
+
+    if (n == NGX_DECLINED) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
+                                         &detail);
+    }
+
+    if (n != NGX_OK
+        || ngx_http_apim_admin_arg(r, "consumer", 8, &list.consumer)
+           == NGX_ERROR
+        || ngx_http_apim_admin_arg(r, "plan", 4, &list.plan) == NGX_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    list.r = r;
+    list.g = ngx_http_apim_json_gen(r->pool);
+
+    if (list.g == NULL
+        || yajl_gen_map_open(list.g) != yajl_gen_status_ok
+        || ngx_http_apim_json_key(list.g, "items") != NGX_OK
+        || yajl_gen_array_open(list.g) != yajl_gen_status_ok)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st = ngx_http_apim_store();
+
+    if (st == NULL || ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
+        return ngx_http_apim_admin_store_error(r, st);
+    }
+
+    list.st = st;
+
+    rc = ngx_apim_store_iterate(st, NGX_APIM_DB_KEY_IDS, list.after.data,
+                                list.after.len, ngx_http_apim_admin_key_item,
+                                &list);
+
+    ngx_apim_store_read_end(st);
+
+    if (rc != NGX_APIM_STORE_OK || list.rc == NGX_DECLINED) {
+        return ngx_http_apim_admin_store_error(r, st);
+    }
+
+    if (list.rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (yajl_gen_array_close(list.g) != yajl_gen_status_ok
+        || ngx_http_apim_json_key(list.g, "next_cursor") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (list.more) {
+        if (ngx_http_apim_admin_cursor(r->pool, &list.last, &cursor)
+            != NGX_OK
+            || yajl_gen_string(list.g, cursor.data, cursor.len)
+               != yajl_gen_status_ok)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (yajl_gen_null(list.g) != yajl_gen_status_ok) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (yajl_gen_map_close(list.g) != yajl_gen_status_ok) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_apim_admin_send(r, NGX_HTTP_OK, list.g);
+}
+
+
+static int
+ngx_http_apim_admin_key_item(const ngx_apim_val_t *key,
+    const ngx_apim_val_t *val, void *data)
+{
+    ngx_http_apim_admin_key_list_t  *list = data;
+
+    int                       rc;
+    ngx_str_t                 plan;
+    ngx_apim_val_t            v;
+    ngx_apim_key_rec_t        rec;
+    ngx_apim_consumer_rec_t   consumer;
+
+    /* the cursor is the last id of the page before: after it */
+
+    if (list->after.len
+        && ngx_memn2cmp(key->data, list->after.data, key->len,
+                        list->after.len) == 0)
+    {
+        return NGX_APIM_STORE_OK;
+    }
+
+    if (val->len != NGX_APIM_HASH_LEN) {
+        return NGX_APIM_STORE_OK;
+    }
+
+    rc = ngx_apim_store_get(list->st, NGX_APIM_DB_KEYS, val->data,
+                            NGX_APIM_HASH_LEN, &v);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        return NGX_APIM_STORE_OK;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        list->rc = NGX_DECLINED;
+        return NGX_APIM_STORE_NOT_FOUND;
+    }
+
+    if (ngx_apim_key_rec_decode(&rec, v.data, v.len) != 0) {
+        ngx_log_error(NGX_LOG_WARN, list->r->connection->log, 0,
+                      "apim admin: the record of key \"%*s\" is damaged",
+                      key->len, key->data);
+        return NGX_APIM_STORE_OK;
+    }
+
+    if (list->consumer.len
+        && ngx_memn2cmp((u_char *) rec.consumer.data, list->consumer.data,
+                        rec.consumer.len, list->consumer.len) != 0)
+    {
+        return NGX_APIM_STORE_OK;
+    }
+
+    if (list->plan.len) {
+
+        /* the plan that applies: the key's own, else its consumer's */
+
+        plan.data = (u_char *) rec.plan.data;
+        plan.len = rec.plan.len;
+
+        if (plan.len == 0
+            && ngx_apim_store_get(list->st, NGX_APIM_DB_CONSUMERS,
+                                  rec.consumer.data, rec.consumer.len, &v)
+               == NGX_APIM_STORE_OK
+            && ngx_apim_consumer_rec_decode(&consumer, v.data, v.len) == 0)
+        {
+            plan.data = (u_char *) consumer.plan.data;
+            plan.len = consumer.plan.len;
+        }
+
+        if (ngx_memn2cmp(plan.data, list->plan.data, plan.len,
+                         list->plan.len) != 0)
+        {
+            return NGX_APIM_STORE_OK;
+        }
+    }
+
+    if (list->n == list->limit) {
+        list->more = 1;
+        return NGX_APIM_STORE_NOT_FOUND;
+    }
+
+    if (ngx_http_apim_admin_key_json(list->r, list->g, &rec) != NGX_OK) {
+        list->rc = NGX_ERROR;
+        return NGX_APIM_STORE_NOT_FOUND;
+    }
+
+    list->last.data = ngx_pnalloc(list->r->pool, key->len);
+    if (list->last.data == NULL) {
+        list->rc = NGX_ERROR;
+        return NGX_APIM_STORE_NOT_FOUND;
+    }
+
+    ngx_memcpy(list->last.data, key->data, key->len);
+    list->last.len = key->len;
+    list->n++;
+
+    return NGX_APIM_STORE_OK;
+}
+
+
+ngx_int_t
+ngx_http_apim_admin_key_patch(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx)
+{
+    int                               rc;
+    ngx_int_t                         n;
+    ngx_str_t                         detail;
+    ngx_apim_store_t                 *st;
+    ngx_http_apim_json_t             *v[6];
+    ngx_http_apim_admin_key_patch_t   op;
+
+    n = ngx_http_apim_admin_fields(r, ctx,
+                                   ngx_http_apim_admin_key_patch_fields,
+                                   v, &detail);
+    if (n == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (n == NGX_DECLINED) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
+                                         &detail);
+    }
+
+    ngx_memzero(&op, sizeof(ngx_http_apim_admin_key_patch_t));
+
+    n = ngx_http_apim_admin_key_input(r, ctx, v, 1, &op.apis, &op.metadata,
+                                      &op.not_before, &op.expires_at);
+    if (n != NGX_OK) {
+        return n;
+    }
+
+    op.id = ctx->args[0];
+    op.pool = r->pool;
+    op.v = v;
+
+    st = ngx_http_apim_store();
+
+    if (st == NULL) {
+        return ngx_http_apim_admin_store_error(r, NULL);
+    }
+
+    rc = ngx_apim_store_write(st, ngx_http_apim_admin_key_patch_handler, &op);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
+                                         "no key \"%V\"", &op.id);
+    }
+
+    if (rc == NGX_APIM_STORE_EXISTS) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "\"expires_at\" must be later than "
+                                         "\"not_before\"");
+    }
+
+    if (rc != NGX_APIM_STORE_OK || op.rec == NULL) {
+        return ngx_http_apim_admin_store_error(r, st);
+    }
+
+    ngx_http_apim_admin_log(r, "changed key", &op.id);
+
+    return ngx_http_apim_admin_key_done(r, NGX_HTTP_OK, op.rec, op.rec_len,
+                                        NULL, NULL, 0);
+}
+
+
+static int
+ngx_http_apim_admin_key_patch_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data)
+{
+    ngx_http_apim_admin_key_patch_t  *op = data;
+
+    int                     rc;
+    ngx_apim_val_t          val;
+    ngx_apim_key_rec_t      rec;
+    ngx_http_apim_json_t  **v;
+    u_char                  hash[NGX_APIM_HASH_LEN];
+
+    v = op->v;
+    op->rec = NULL;
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, op->id.data,
+                                op->id.len, &val);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (val.len != NGX_APIM_HASH_LEN) {
+        return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
+                                   "\"%.*s\" is damaged", (int) op->id.len,
+                                   op->id.data);
+    }
+
+    ngx_memcpy(hash, val.data, NGX_APIM_HASH_LEN);
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
+                                NGX_APIM_HASH_LEN, &val);
+
+    if (rc != NGX_APIM_STORE_OK
+        || ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0)
+    {
+        return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
+                                   "\"%.*s\" is damaged", (int) op->id.len,
+                                   op->id.data);
+    }
+
+    if (v[0]) {
+        rec.plan.data = (char *) v[0]->str.data;
+        rec.plan.len = (v[0]->type == NGX_HTTP_APIM_JSON_NULL)
+                       ? 0 : v[0]->str.len;
+    }
+
+    if (v[1]) {
+        rec.apis.data = (char *) op->apis.data;
+        rec.apis.len = op->apis.len;
+    }
+
+    if (v[2]) {
+        rec.not_before = op->not_before;
+    }
+
+    if (v[3]) {
+        rec.expires_at = op->expires_at;
+    }
+
+    if (v[4]) {
+        rec.metadata.data = (char *) op->metadata.data;
+        rec.metadata.len = op->metadata.len;
+    }
+
+    if (v[5]) {
+        if (v[5]->num) {
+            rec.flags |= NGX_APIM_KEY_DISABLED;
+
+        } else {
+            rec.flags &= ~NGX_APIM_KEY_DISABLED;
+        }
+    }
+
+    if (rec.not_before && rec.expires_at
+        && rec.expires_at <= rec.not_before)
+    {
+        return NGX_APIM_STORE_EXISTS;
+    }
+
+    op->rec_len = ngx_apim_key_rec_size(&rec);
+    op->rec = ngx_pnalloc(op->pool, op->rec_len);
+    if (op->rec == NULL) {
+        return NGX_APIM_STORE_ERROR;
+    }
+
+    ngx_apim_key_rec_encode(&rec, op->rec);
+
+    return ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
+                                  NGX_APIM_HASH_LEN, op->rec, op->rec_len, 0);
+}
+
+
+ngx_int_t
+ngx_http_apim_admin_key_delete(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx)
+{
+    int                rc;
+    ngx_apim_store_t  *st;
+
+    st = ngx_http_apim_store();
+
+    if (st == NULL) {
+        return ngx_http_apim_admin_store_error(r, NULL);
+    }
+
+    rc = ngx_apim_store_write(st, ngx_http_apim_admin_key_delete_handler,
+                              &ctx->args[0]);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
+                                         "no key \"%V\"", &ctx->args[0]);
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return ngx_http_apim_admin_store_error(r, st);
+    }
+
+    ngx_http_apim_admin_log(r, "revoked key", &ctx->args[0]);
+
+    return ngx_http_apim_admin_no_content(r);
+}
+
+
+/* keys[HMAC] and key_ids[id] in one transaction; counters stay */
+
+static int
+ngx_http_apim_admin_key_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data)
+{
+    ngx_str_t  *id = data;
+
+    int             rc;
+    ngx_apim_val_t  val;
+    u_char          hash[NGX_APIM_HASH_LEN];
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, id->data,
+                                id->len, &val);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (val.len == NGX_APIM_HASH_LEN) {
+        /* copied: the deletion may move the page it is in */
+        ngx_memcpy(hash, val.data, NGX_APIM_HASH_LEN);
+
+        rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEYS, hash,
+                                       NGX_APIM_HASH_LEN);
+
+        if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
+            return rc;
+        }
+    }
+
+    return ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEY_IDS, id->data,
+                                     id->len);
+}
+
+
+/*
+ * A new key for the same consumer, plan, APIs, metadata and expiry, and
+ * the old one expiring "grace" seconds from now (never later than it
+ * would have), in one transaction.
+ */
+
+ngx_int_t
+ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx)
+{
+    int                                rc;
+    ngx_int_t                          n;
+    ngx_str_t                          detail, key;
+    ngx_uint_t                         tries;
+    ngx_apim_store_t                  *st;
+    ngx_http_apim_json_t              *v[1];
+    ngx_http_apim_admin_key_rotate_t   op;
+    char                               id[NGX_APIM_ID_LEN + 1];
+    char                               gen[NGX_APIM_KEY_LEN + 1];
+
+    n = ngx_http_apim_admin_fields(r, ctx,
+                                   ngx_http_apim_admin_key_rotate_fields,
+                                   v, &detail);
+    if (n == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (n == NGX_DECLINED) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
+                                         &detail);
+    }
+
+    ngx_memzero(&op, sizeof(ngx_http_apim_admin_key_rotate_t));
+
+    if (v[0]) {
+        if (v[0]->num < 0 || v[0]->num > 366 * 86400) {
+            return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
+                                             "\"grace\" must be 0 to "
+                                             "31622400 seconds");
+        }
+
+        op.grace = v[0]->num;
+    }
+
+    op.id = ctx->args[0];
+    op.pool = r->pool;
+
+    st = ngx_http_apim_store();
+
+    if (st == NULL) {
+        return ngx_http_apim_admin_store_error(r, NULL);
+    }
+
+    for (tries = 0; /* void */ ; tries++) {
+        if (ngx_apim_key_generate(gen, id) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        op.new_id.data = (u_char *) id;
+        op.new_id.len = NGX_APIM_ID_LEN;
+
+        ngx_apim_hmac(ctx->conf->hmac, (u_char *) gen, NGX_APIM_KEY_LEN,
+                      op.new_hash);
+
+        rc = ngx_apim_store_write(st, ngx_http_apim_admin_key_rotate_handler,
+                                  &op);
+
+        if (!op.id_exists || tries == NGX_HTTP_APIM_ADMIN_TRIES - 1) {
+            break;
+        }
+    }
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        OPENSSL_cleanse(gen, sizeof(gen));
+        return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
+                                         "no key \"%V\"", &op.id);
+    }
+
+    if (rc != NGX_APIM_STORE_OK || op.new_rec == NULL) {
+        OPENSSL_cleanse(gen, sizeof(gen));
+        return ngx_http_apim_admin_store_error(r, st);
+    }
+
+    ngx_http_apim_store_ok();
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "apim admin: %V rotated key \"%V\" to \"%V\", the old one "
+                  "expires in %L s", &r->connection->addr_text, &op.id,
+                  &op.new_id, op.old_expires - ngx_time());
+
+    key.data = (u_char *) gen;
+    key.len = NGX_APIM_KEY_LEN;
+
+    rc = ngx_http_apim_admin_key_done(r, NGX_HTTP_CREATED, op.new_rec,
+                                      op.new_rec_len, &key, &op.id,
+                                      op.old_expires);
+
+    OPENSSL_cleanse(gen, sizeof(gen));
+
+    return rc;
+}
+
+
+static int
+ngx_http_apim_admin_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data)
+{
+    ngx_http_apim_admin_key_rotate_t  *op = data;
+
+    int                  rc;
+    u_char              *old;
+    size_t               old_len;
+    int64_t              end;
+    ngx_apim_val_t       val;
+    ngx_apim_key_rec_t   rec;
+    u_char               hash[NGX_APIM_HASH_LEN];
+
+    op->new_rec = NULL;
+    op->id_exists = 0;
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, op->id.data,
+                                op->id.len, &val);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (val.len != NGX_APIM_HASH_LEN) {
+        return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
+                                   "\"%.*s\" is damaged", (int) op->id.len,
+                                   op->id.data);
+    }
+
+    ngx_memcpy(hash, val.data, NGX_APIM_HASH_LEN);
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
+                                NGX_APIM_HASH_LEN, &val);
+
+    if (rc != NGX_APIM_STORE_OK
+        || ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0)
+    {
+        return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
+                                   "\"%.*s\" is damaged", (int) op->id.len,
+                                   op->id.data);
+    }
+
+    /* the old key, expiring at the end of the grace */
+
+    end = ngx_time() + op->grace;
+
+    if (rec.expires_at == 0 || rec.expires_at > end) {
+        rec.expires_at = end;
+    }
+
+    op->old_expires = rec.expires_at;
+
+    old_len = ngx_apim_key_rec_size(&rec);
+    old = ngx_pnalloc(op->pool, old_len);
+    if (old == NULL) {
+        return NGX_APIM_STORE_ERROR;
+    }
+
+    ngx_apim_key_rec_encode(&rec, old);
+
+    /* the new key: the old one's record, but its own id, time and expiry */
+
+    if (ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0) {
+        return NGX_APIM_STORE_ERROR;
+    }
+
+    rec.id.data = (char *) op->new_id.data;
+    rec.id.len = op->new_id.len;
+    rec.created = ngx_time();
+    rec.not_before = 0;
+
+    op->new_rec_len = ngx_apim_key_rec_size(&rec);
+    op->new_rec = ngx_pnalloc(op->pool, op->new_rec_len);
+    if (op->new_rec == NULL) {
+        return NGX_APIM_STORE_ERROR;
+    }
+
+    ngx_apim_key_rec_encode(&rec, op->new_rec);
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
+                                NGX_APIM_HASH_LEN, old, old_len, 0);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, op->new_hash,
+                                NGX_APIM_HASH_LEN, op->new_rec,
+                                op->new_rec_len, MDB_NOOVERWRITE);
+    if (rc != NGX_APIM_STORE_OK) {
+        /* 2^-256: the same random key twice */
+        return rc;
+    }
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS,
+                                op->new_id.data, op->new_id.len,
+                                op->new_hash, NGX_APIM_HASH_LEN,
+                                MDB_NOOVERWRITE);
+
+    if (rc == NGX_APIM_STORE_EXISTS) {
+        op->id_exists = 1;
+    }
+
+    return rc;
+}
+
+
+/*
+ * A key record of ours as the response; with the key itself only when it
+ * was just made, and the key it replaces after a rotation.
+ */
+
+static ngx_int_t
+ngx_http_apim_admin_key_done(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *buf, size_t len, ngx_str_t *key, ngx_str_t *previous,
+    int64_t previous_expires)
+{
+    yajl_gen            g;
+    ngx_apim_key_rec_t  rec;
+
+    if (ngx_apim_key_rec_decode(&rec, buf, len) != 0) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "the key's record is damaged");
+    }
+
+    g = ngx_http_apim_json_gen(r->pool);
+
+    if (g == NULL || yajl_gen_map_open(g) != yajl_gen_status_ok) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (key && ngx_http_apim_json_str(g, "key", key) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_apim_admin_key_fields(r, g, &rec) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (previous
+        && (ngx_http_apim_json_key(g, "previous") != NGX_OK
+            || yajl_gen_map_open(g) != yajl_gen_status_ok
+            || ngx_http_apim_json_str(g, "id", previous) != NGX_OK
+            || ngx_http_apim_json_time(g, "expires_at", previous_expires)
+               != NGX_OK
+            || yajl_gen_map_close(g) != yajl_gen_status_ok))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (yajl_gen_map_close(g) != yajl_gen_status_ok) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_apim_admin_send(r, status, g);
+}
+
+
+ngx_int_t
+ngx_http_apim_admin_key_json(ngx_http_request_t *r, yajl_gen g,
+    ngx_apim_key_rec_t *rec)
+{
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || ngx_http_apim_admin_key_fields(r, g, rec) != NGX_OK
+        || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the members of a key's JSON, in an open map */
+
+ngx_int_t
+ngx_http_apim_admin_key_fields(ngx_http_request_t *r, yajl_gen g,
+    ngx_apim_key_rec_t *rec)
+{
+    char      *p, *last, *comma;
+    time_t     now;
+    ngx_str_t  status;
+
+    if (ngx_http_apim_json_key(g, "id") != NGX_OK
+        || yajl_gen_string(g, (u_char *) rec->id.data, rec->id.len)
+           != yajl_gen_status_ok
+        || ngx_http_apim_json_key(g, "consumer") != NGX_OK
+        || yajl_gen_string(g, (u_char *) rec->consumer.data,
+                           rec->consumer.len)
+           != yajl_gen_status_ok
+        || ngx_http_apim_json_key(g, "plan") != NGX_OK
+        || (rec->plan.len
+            ? yajl_gen_string(g, (u_char *) rec->plan.data, rec->plan.len)
+            : yajl_gen_null(g))
+           != yajl_gen_status_ok
+        || ngx_http_apim_json_key(g, "apis") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (rec->apis.len == 0) {
+        if (yajl_gen_null(g) != yajl_gen_status_ok) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        if (yajl_gen_array_open(g) != yajl_gen_status_ok) {
+            return NGX_ERROR;
+        }
+
+        p = (char *) rec->apis.data;
+        last = p + rec->apis.len;
+
+        for ( ;; ) {
+            comma = (char *) ngx_strlchr((u_char *) p, (u_char *) last, ',');
+
+            if (comma == NULL) {
+                comma = last;
+            }
+
+            if (yajl_gen_string(g, (u_char *) p, comma - p)
+                != yajl_gen_status_ok)
+            {
+                return NGX_ERROR;
+            }
+
+            if (comma == last) {
+                break;
+            }
+
+            p = comma + 1;
+        }
+
+        if (yajl_gen_array_close(g) != yajl_gen_status_ok) {
+            return NGX_ERROR;
+        }
+    }
+
+    now = ngx_time();
+
+    if (rec->flags & NGX_APIM_KEY_DISABLED) {
+        ngx_str_set(&status, "disabled");
+
+    } else if (rec->expires_at && now >= rec->expires_at) {
+        ngx_str_set(&status, "expired");
+
+    } else if (rec->not_before && now < rec->not_before) {
+        ngx_str_set(&status, "not-yet-valid");
+
+    } else {
+        ngx_str_set(&status, "active");
+    }
+
+    if (ngx_http_apim_json_time(g, "created", rec->created) != NGX_OK
+        || ngx_http_apim_json_time(g, "not_before", rec->not_before) != NGX_OK
+        || ngx_http_apim_json_time(g, "expires_at", rec->expires_at) != NGX_OK
+        || ngx_http_apim_json_key(g, "disabled") != NGX_OK
+        || yajl_gen_bool(g, (rec->flags & NGX_APIM_KEY_DISABLED) != 0)
+           != yajl_gen_status_ok
+        || ngx_http_apim_json_str(g, "status", &status) != NGX_OK
+        || ngx_http_apim_json_key(g, "metadata") != NGX_OK
+        || ngx_http_apim_json_metadata(g, r->pool, &rec->metadata) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
