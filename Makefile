@@ -23,9 +23,10 @@ APIMCTL          = tools/apimctl
 SRCS            := $(wildcard *.c src/*.c src/*.h)
 APIMCTL_SRCS     = tools/apimctl.c tools/apimctl_consumer.c \
                    tools/apimctl_key.c src/ngx_apim_store.c \
-                   src/ngx_apim_key.c src/ngx_apim_record.c
+                   src/ngx_apim_key.c src/ngx_apim_record.c \
+                   src/ngx_apim_usage.c
 APIMCTL_HDRS     = tools/apimctl.h src/ngx_apim_store.h src/ngx_apim_key.h \
-                   src/ngx_apim_record.h
+                   src/ngx_apim_record.h src/ngx_apim_usage.h
 
 CFLAGS          ?= -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter
 APIMCTL_LIBS     = -llmdb -lcrypto
