@@ -24,6 +24,7 @@
 #include "ngx_apim_record.h"
 #include "ngx_http_apim_store.h"
 #include "ngx_http_apim_json.h"
+#include "ngx_http_apim_plan.h"
 
 
 #define NGX_HTTP_APIM_ADMIN_BODY_MAX   (64 * 1024)
@@ -198,6 +199,8 @@ ngx_int_t ngx_http_apim_admin_plan_get(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx);
 ngx_int_t ngx_http_apim_admin_status(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx);
+ngx_int_t ngx_http_apim_admin_plan_window(yajl_gen g,
+    ngx_http_apim_plan_t *plan);
 
 
 #endif /* _NGX_HTTP_APIM_ADMIN_H_INCLUDED_ */

@@ -20,6 +20,9 @@
 #include "ngx_http_apim_admin.h"
 
 
+#define NGX_HTTP_APIM_INT64_MAX  0x7fffffffffffffffLL
+
+
 typedef struct {
     ngx_pool_t               *pool;
     ngx_http_apim_json_t     *root;
@@ -249,7 +252,7 @@ ngx_http_apim_json_on_number(void *data, const char *s, size_t len)
 
         d = s[i] - '0';
 
-        if (n > (NGX_MAX_INT64_VALUE - d) / 10) {
+        if (n > (NGX_HTTP_APIM_INT64_MAX - d) / 10) {
             v->type = NGX_HTTP_APIM_JSON_NUMBER;
             return 1;
         }

@@ -655,7 +655,7 @@ ngx_http_apim_admin_key_item(const ngx_apim_val_t *key,
     /* the cursor is the last id of the page before: after it */
 
     if (list->after.len
-        && ngx_memn2cmp(key->data, list->after.data, key->len,
+        && ngx_memn2cmp((u_char *) key->data, list->after.data, key->len,
                         list->after.len) == 0)
     {
         return NGX_APIM_STORE_OK;
