@@ -340,7 +340,8 @@ ngx_http_apim_admin_handler(ngx_http_request_t *r,
 
     rc = ngx_http_apim_admin_route(r, ctx, &path);
 
-    if (rc != NGX_OK) {
+    if (ctx->handler == NULL && ctx->plain == NULL) {
+        /* the 404 or 405 is sent */
         return rc;
     }
 
