@@ -112,9 +112,14 @@ ngx_http_apim_admin_consumer_create(ngx_http_request_t *r,
     }
 
     n = ngx_http_apim_admin_plan_check(r, ctx, v[1], &detail);
-    if (n != NGX_OK) {
+
+    if (n == NGX_DECLINED) {
         return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
                                          &detail);
+    }
+
+    if (n != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_str_null(&meta);
@@ -412,9 +417,14 @@ ngx_http_apim_admin_consumer_patch(ngx_http_request_t *r,
     }
 
     n = ngx_http_apim_admin_plan_check(r, ctx, v[0], &detail);
-    if (n != NGX_OK) {
+
+    if (n == NGX_DECLINED) {
         return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
                                          &detail);
+    }
+
+    if (n != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_memzero(&op, sizeof(ngx_http_apim_admin_consumer_op_t));

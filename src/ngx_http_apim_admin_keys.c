@@ -83,8 +83,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_apim_admin_key_input(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx, ngx_http_apim_json_t **v,
-    ngx_uint_t first, ngx_str_t *apis, ngx_str_t *metadata,
-    int64_t *not_before, int64_t *expires_at);
+    ngx_uint_t patch, ngx_str_t *apis, ngx_str_t *metadata,
+    int64_t *not_before, int64_t *expires_at, ngx_str_t *detail);
 static int ngx_http_apim_admin_key_put_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
 static int ngx_http_apim_admin_key_item(const ngx_apim_val_t *key,
@@ -186,9 +186,14 @@ ngx_http_apim_admin_key_create(ngx_http_request_t *r,
     expires_at = 0;
 
     n = ngx_http_apim_admin_key_input(r, ctx, v, 0, &apis, &meta,
-                                      &not_before, &expires_at);
+                                      &not_before, &expires_at, &detail);
+    if (n == NGX_DECLINED) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
+                                         &detail);
+    }
+
     if (n != NGX_OK) {
-        return n;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     st = ngx_http_apim_store();
@@ -298,14 +303,15 @@ ngx_http_apim_admin_key_create(ngx_http_request_t *r,
 
 /*
  * The fields create and PATCH share: v[0] plan, v[1] apis, v[2]
- * not_before, v[3] expires_at, v[4] metadata.  NGX_OK, or the 400 sent.
+ * not_before, v[3] expires_at, v[4] metadata.  NGX_OK; NGX_DECLINED with
+ * the detail of the 400; NGX_ERROR.
  */
 
 static ngx_int_t
 ngx_http_apim_admin_key_input(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx, ngx_http_apim_json_t **v,
     ngx_uint_t patch, ngx_str_t *apis, ngx_str_t *metadata,
-    int64_t *not_before, int64_t *expires_at)
+    int64_t *not_before, int64_t *expires_at, ngx_str_t *detail)
 {
     u_char                *p;
     size_t                 len;
@@ -319,11 +325,18 @@ ngx_http_apim_admin_key_input(ngx_http_request_t *r,
              && ngx_http_apim_plan_find(ctx->conf->plans, v[0]->str.data,
                                         v[0]->str.len)))
     {
-        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "\"plan\": no apim_plan is named "
-                                         "\"%*s\"",
-                                         ngx_min(v[0]->str.len, 64),
-                                         v[0]->str.data);
+        detail->data = ngx_pnalloc(r->pool, 128);
+        if (detail->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        detail->len = ngx_snprintf(detail->data, 128, "\"plan\": no "
+                                   "apim_plan is named \"%*s\"",
+                                   ngx_min(v[0]->str.len, 64),
+                                   v[0]->str.data)
+                      - detail->data;
+
+        return NGX_DECLINED;
     }
 
     if (v[1] && v[1]->type == NGX_HTTP_APIM_JSON_ARRAY) {
@@ -333,10 +346,9 @@ ngx_http_apim_admin_key_input(ngx_http_request_t *r,
             if (a->type != NGX_HTTP_APIM_JSON_STRING
                 || !ngx_apim_name_valid((char *) a->str.data, a->str.len))
             {
-                return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
-                                                 "\"apis\" must be an array "
-                                                 "of API names (1 to 64 of "
-                                                 "A-Z a-z 0-9 . _ -)");
+                ngx_str_set(detail, "\"apis\" must be an array of API "
+                                    "names (1 to 64 of A-Z a-z 0-9 . _ -)");
+                return NGX_DECLINED;
             }
 
             len += a->str.len + 1;
@@ -345,7 +357,7 @@ ngx_http_apim_admin_key_input(ngx_http_request_t *r,
         if (len) {
             p = ngx_pnalloc(r->pool, len);
             if (p == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                return NGX_ERROR;
             }
 
             apis->data = p;
@@ -365,31 +377,29 @@ ngx_http_apim_admin_key_input(ngx_http_request_t *r,
     if (v[2] && v[2]->type == NGX_HTTP_APIM_JSON_STRING
         && ngx_http_apim_time_parse(&v[2]->str, not_before) != NGX_OK)
     {
-        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "\"not_before\" must be an RFC 3339 "
-                                         "time, such as "
-                                         "\"2026-11-26T12:00:00Z\"");
+        ngx_str_set(detail, "\"not_before\" must be an RFC 3339 time, "
+                            "such as \"2026-11-26T12:00:00Z\"");
+        return NGX_DECLINED;
     }
 
     if (v[3] && v[3]->type == NGX_HTTP_APIM_JSON_STRING
         && ngx_http_apim_time_parse(&v[3]->str, expires_at) != NGX_OK)
     {
-        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "\"expires_at\" must be an RFC 3339 "
-                                         "time, such as "
-                                         "\"2026-11-26T12:00:00Z\"");
+        ngx_str_set(detail, "\"expires_at\" must be an RFC 3339 time, "
+                            "such as \"2026-11-26T12:00:00Z\"");
+        return NGX_DECLINED;
     }
 
     if (!patch && *not_before && *expires_at && *expires_at <= *not_before) {
-        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "\"expires_at\" must be later than "
-                                         "\"not_before\"");
+        ngx_str_set(detail, "\"expires_at\" must be later than "
+                            "\"not_before\"");
+        return NGX_DECLINED;
     }
 
     if (v[4] && v[4]->type == NGX_HTTP_APIM_JSON_OBJECT
         && ngx_http_apim_json_text(r->pool, v[4], metadata) != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -765,9 +775,15 @@ ngx_http_apim_admin_key_patch(ngx_http_request_t *r,
     ngx_memzero(&op, sizeof(ngx_http_apim_admin_key_patch_t));
 
     n = ngx_http_apim_admin_key_input(r, ctx, v, 1, &op.apis, &op.metadata,
-                                      &op.not_before, &op.expires_at);
+                                      &op.not_before, &op.expires_at,
+                                      &detail);
+    if (n == NGX_DECLINED) {
+        return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
+                                         &detail);
+    }
+
     if (n != NGX_OK) {
-        return n;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     op.id = ctx->args[0];
