@@ -36,7 +36,6 @@ ngx_http_apim_admin_usage_get(ngx_http_request_t *r,
     u_char                        *buf, qname[2 + NGX_APIM_KEY_MAX];
     size_t                         len;
     time_t                         now;
-    int64_t                        used;
     yajl_gen                       g;
     ngx_int_t                      rc;
     ngx_str_t                      plan_name, name, *id;
@@ -155,12 +154,10 @@ ngx_http_apim_admin_usage_get(ngx_http_request_t *r,
 
     if (plan && plan->limit.interval) {
 
-        /* the requests the rate limiter holds against its burst now */
-
-        used = plan->limit.burst + 1 - res.rate_remaining;
+        /* as RateLimit says it: of "limit" a window, "remaining" now */
 
         if (ngx_http_apim_admin_policy(g, "rate", plan, 1,
-                                       ngx_min(used, plan->limit.rate),
+                                       plan->limit.rate - res.rate_remaining,
                                        res.rate_remaining,
                                        now + ngx_max(res.rate_reset, 0))
             != NGX_OK)
