@@ -31,6 +31,7 @@ typedef struct {
     ngx_str_t                 field;       /* the top-level member */
     ngx_uint_t                depth;
     ngx_str_t                *err;
+    unsigned                  bad_utf8:1;
 } ngx_http_apim_json_ctx_t;
 
 
@@ -47,6 +48,7 @@ static int ngx_http_apim_json_on_start_array(void *data);
 static int ngx_http_apim_json_on_key(void *data, const unsigned char *s,
     size_t len);
 static int ngx_http_apim_json_on_end(void *data);
+static ngx_uint_t ngx_http_apim_json_utf8(const u_char *p, size_t len);
 static int64_t ngx_http_apim_days(int64_t y, int64_t m, int64_t d);
 
 
@@ -115,7 +117,9 @@ ngx_http_apim_json_parse(ngx_pool_t *pool, u_char *text, size_t len,
     }
 
     if (err->len == 0) {
-        msg = yajl_get_error(h, 0, text, len);
+        msg = ctx.bad_utf8
+              ? (u_char *) "lexical error: invalid bytes in UTF8 string"
+              : yajl_get_error(h, 0, text, len);
 
         if (msg == NULL) {
             yajl_free(h);
@@ -272,6 +276,11 @@ ngx_http_apim_json_on_string(void *data, const unsigned char *s, size_t len)
     ngx_http_apim_json_t      *v;
     ngx_http_apim_json_ctx_t  *ctx = data;
 
+    if (!ngx_http_apim_json_utf8(s, len)) {
+        ctx->bad_utf8 = 1;
+        return 0;
+    }
+
     v = ngx_http_apim_json_add(ctx, NGX_HTTP_APIM_JSON_STRING);
     if (v == NULL) {
         return 0;
@@ -341,6 +350,11 @@ ngx_http_apim_json_on_key(void *data, const unsigned char *s, size_t len)
 {
     ngx_http_apim_json_ctx_t  *ctx = data;
 
+    if (!ngx_http_apim_json_utf8(s, len)) {
+        ctx->bad_utf8 = 1;
+        return 0;
+    }
+
     ctx->key.data = ngx_pnalloc(ctx->pool, len + 1);
     if (ctx->key.data == NULL) {
         return 0;
@@ -365,6 +379,69 @@ ngx_http_apim_json_on_end(void *data)
 
     ctx->depth--;
     ctx->cur = ctx->cur->parent;
+
+    return 1;
+}
+
+
+/*
+ * yajl checks the form of UTF-8 sequences only; RFC 3629 also excludes
+ * overlong forms, surrogates and code points above U+10FFFF
+ */
+
+static ngx_uint_t
+ngx_http_apim_json_utf8(const u_char *p, size_t len)
+{
+    u_char       c;
+    uint32_t     u, min;
+    ngx_uint_t   n, i;
+
+    while (len) {
+        c = *p++;
+        len--;
+
+        if (c < 0x80) {
+            continue;
+        }
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            u = c & 0x1f;
+            min = 0x80;
+
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            u = c & 0x0f;
+            min = 0x800;
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            u = c & 0x07;
+            min = 0x10000;
+
+        } else {
+            return 0;
+        }
+
+        if (len < n) {
+            return 0;
+        }
+
+        for (i = 0; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return 0;
+            }
+
+            u = (u << 6) | (p[i] & 0x3f);
+        }
+
+        if (u < min || u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+            return 0;
+        }
+
+        p += n;
+        len -= n;
+    }
 
     return 1;
 }

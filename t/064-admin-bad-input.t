@@ -1,0 +1,498 @@
+# The admin API's defences against bad input (issue 4): malformed JSON,
+# wrong types, unknown and repeated fields, bodies above
+# apim_admin_body_max (with a length or chunked), deep nesting, invalid
+# UTF-8, bodies that are not JSON: each answered 400, 413 or 415 with a
+# problem body naming what is wrong, and the store left as it was.
+#
+#   prove -I t/lib t/064-admin-bad-input.t  (or -I <openresty test-nginx>/lib)
+
+use Test::Nginx::Socket 'no_plan';
+
+use File::Path qw(remove_tree);
+use File::Temp ();
+use HTTP::Tiny;
+use JSON::PP;
+use POSIX ();
+
+our $Store = server_root() . '.store-admin-bad-input';
+our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
+our %Id;            # key text -> key id
+
+our $Auth = "Authorization: Bearer admin-token-0123456789\n";
+our $Json = "Content-Type: application/json\n";
+
+# what random values look like
+our $Time = qr/\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\z/;
+our $Cid = qr/\Ac_[A-Za-z0-9]{11}\z/;
+our $Kid = qr/\Aak_[A-Za-z0-9]{11}\z/;
+our $Iid = qr/\Aik_[A-Za-z0-9]{11}\z/;
+our $Key = qr/\Aak_[A-Za-z0-9]{11}_[A-Za-z0-9_-]{43}\z/;
+
+
+# runs apimctl on the store; dies unless it succeeds; returns its stdout
+
+sub apimctl {
+    my @args = @_;
+
+    my $err = File::Temp->new;
+    my $pid = open(my $out, '-|') // die "fork: $!";
+
+    if ($pid == 0) {
+        open STDERR, '>&', $err or POSIX::_exit(127);
+        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
+    }
+
+    local $/;
+    my $text = <$out> // '';
+    close $out;
+
+    if ($?) {
+        seek $err, 0, 0;
+        my $msg = <$err> // '';
+        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
+    }
+
+    $text =~ s/\n\z//;
+    return $text;
+}
+
+sub key {
+    my ($key, $consumer, @opts) = @_;
+
+    $Id{$key} = apimctl('key', 'import', '--consumer', $consumer, @opts,
+                        $key);
+}
+
+# a request from Perl to the test server, between two requests of a block
+
+sub http {
+    my ($method, $path, $headers, $body) = @_;
+
+    my $res = HTTP::Tiny->new(timeout => 5)->request($method,
+        'http://127.0.0.1:' . server_port() . $path,
+        { headers => $headers // {},
+          defined $body ? (content => $body) : () });
+
+    return $res;
+}
+
+# RFC 9457 bodies
+
+sub problem {
+    my ($status, $title, $detail, $instance) = @_;
+
+    return qq({"type":"about:blank","title":"$title","status":$status,)
+           . qq("detail":"$detail","instance":"$instance"}\n);
+}
+
+# a JSON value against an expected shape: a Regexp matches a string, a
+# code reference is called with the value (and may keep it), anything
+# else is compared exactly; objects must have exactly the keys expected
+
+sub json_like {
+    my ($got, $exp, $path) = @_;
+
+    if (ref $exp eq 'Regexp') {
+        return defined $got && !ref $got && $got =~ $exp
+               ? '' : "$path: " . ($got // 'null') . " !~ $exp";
+    }
+
+    if (ref $exp eq 'CODE') {
+        return $exp->($got) ? '' : "$path: rejected " . ($got // 'null');
+    }
+
+    if (ref $exp eq 'HASH') {
+        return "$path: not an object" unless ref $got eq 'HASH';
+
+        my @keys = sort keys %$exp;
+        my @have = sort keys %$got;
+
+        return "$path: keys @have, not @keys" unless "@keys" eq "@have";
+
+        for (@keys) {
+            my $e = json_like($got->{$_}, $exp->{$_}, "$path.$_");
+            return $e if $e;
+        }
+
+        return '';
+    }
+
+    if (ref $exp eq 'ARRAY') {
+        return "$path: not an array" unless ref $got eq 'ARRAY';
+        return "$path: " . @$got . " items, not " . @$exp
+            unless @$got == @$exp;
+
+        for (0 .. $#$exp) {
+            my $e = json_like($got->[$_], $exp->[$_], "$path\[$_]");
+            return $e if $e;
+        }
+
+        return '';
+    }
+
+    return defined $got ? "$path: $got, not null" : '' unless defined $exp;
+    return "$path: null, not $exp" unless defined $got;
+
+    return "$got" eq "$exp" ? '' : "$path: $got, not $exp";
+}
+
+# "--- response_json eval": [per request: the shape its JSON body has, or
+# undef for none to check]
+
+add_response_body_check(sub {
+    my ($block, $body, $idx) = @_;
+
+    return unless $block->can('response_json')
+                  && defined $block->response_json;
+
+    my $exp = $block->response_json->[$idx];
+
+    return unless defined $exp;
+
+    my $got = eval { JSON::PP->new->decode($body) };
+    my $err = defined $got ? json_like($got, $exp, '$')
+                           : "not JSON: $body";
+
+    Test::More::is($err, '', $block->name . " - response_json (req $idx)")
+        or Test::More::diag("body: $body");
+});
+
+# "--- after_response eval": { request index => code }, run once that
+# response has been checked, before the next request is sent
+
+add_response_body_check(sub {
+    my ($block, $body, $idx) = @_;
+
+    return unless $block->can('after_response')
+                  && defined $block->after_response;
+
+    my $code = $block->after_response->{$idx} or return;
+
+    $code->($body);
+});
+
+# everything apimctl can tell of the store
+
+sub snapshot {
+    my $text = apimctl('consumer', 'list') . "\n" . apimctl('key', 'list');
+
+    for my $id (map { (split /\t/)[0] } split /\n/, apimctl('key', 'list')) {
+        $text .= "\n" . apimctl('key', 'show', $id);
+    }
+
+    return $text . "\n" . apimctl('consumer', 'show', 'acme');
+}
+
+# the store is as it was before the block
+
+sub unchanged {
+    return { map { $_ => sub {
+        Test::More::is(main::snapshot(), $main::Before, 'the store is unchanged');
+    } } @_ };
+}
+
+sub bad {
+    my ($detail, $instance) = @_;
+
+    return problem(400, 'Bad Request', $detail, $instance // '/admin/consumers');
+}
+
+# a body in one chunk of chunked transfer encoding
+
+sub chunked {
+    my ($body) = @_;
+
+    return sprintf("%x\r\n", length $body) . $body . "\r\n0\r\n\r\n";
+}
+
+
+remove_tree($Store);
+
+apimctl(qw(consumer add acme --plan gold --meta team=payments));
+key('acme-key-0001', 'acme', '--apis', 'orders');
+
+our $Before = snapshot();
+
+our $HttpConfig = <<'_EOC_';
+    apim_store $TEST_NGINX_SERVER_ROOT.store-admin-bad-input;
+    apim_plan gold;
+_EOC_
+
+our $Config = <<'_EOC_';
+    location /admin/ {
+        apim_admin;
+        apim_admin_token $TEST_NGINX_SERVER_ROOT/html/admin.token;
+    }
+
+    location /small/ {
+        apim_admin;
+        apim_admin_token $TEST_NGINX_SERVER_ROOT/html/admin.token;
+        apim_admin_body_max 100;
+    }
+_EOC_
+
+our $UserFiles = <<'_EOC_';
+>>> admin.token
+admin-token-0123456789
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('http_config', $HttpConfig)
+        unless defined $block->http_config;
+
+    $block->set_value('config', $Config)
+        unless defined $block->config;
+
+    $block->set_value('user_files', $UserFiles)
+        unless defined $block->user_files;
+});
+
+no_shuffle();
+
+END {
+    remove_tree($Store) if $ENV{TEST_NGINX_RANDOMIZE};
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: malformed JSON: 400 naming the field where it broke
+--- request eval
+["POST /admin/consumers\n{\"name\":\"x\"} x",
+ "POST /admin/consumers\n{\"name\":\"x\",}",
+ "POST /admin/consumers\n{'name':'x'}",
+ "POST /admin/consumers\n{\"name\":\"x\"/* c */}",
+ "POST /admin/consumers\n{}{}",
+ "POST /admin/consumers\n{\"name\":",
+ "PATCH /admin/consumers/acme\n{\"metadata\":{\"a\":tru}}"]
+--- more_headers eval
+$main::Auth . $main::Json
+--- error_code eval
+[(400) x 7]
+--- response_headers eval
+[("Content-Type: application/problem+json") x 7]
+--- response_body eval
+[main::bad('the body is not valid JSON at field \"name\": parse error: trailing garbage'),
+ main::bad('the body is not valid JSON at field \"name\": parse error: invalid object key (must be a string)'),
+ main::bad('the body is not valid JSON: lexical error: invalid char in json text'),
+ main::bad('the body is not valid JSON at field \"name\": lexical error: probable comment found in input text, comments are not enabled'),
+ main::bad('the body is not valid JSON: parse error: trailing garbage'),
+ main::bad('the body is not valid JSON at field \"name\": parse error: premature EOF'),
+ main::bad('the body is not valid JSON at field \"metadata\": lexical error: invalid string in json text', '/admin/consumers/acme')]
+--- after_response eval
+main::unchanged(6)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: wrong types: 400 naming the field and the type
+--- request eval
+["POST /admin/consumers\n{\"name\":7}",
+ "POST /admin/consumers\n{\"name\":\"x\",\"plan\":[\"gold\"]}",
+ "POST /admin/consumers\n{\"name\":\"x\",\"metadata\":\"a=b\"}",
+ "POST /admin/consumers\n{\"name\":99999999999999999999}",
+ "POST /admin/keys\n{\"consumer\":{\"name\":\"acme\"}}",
+ "POST /admin/keys\n{\"consumer\":\"acme\",\"apis\":[1,2]}",
+ "POST /admin/keys\n{\"consumer\":\"acme\",\"not_before\":1700000000}",
+ "POST /admin/keys\n{\"consumer\":\"acme\",\"key\":12345678}",
+ "PATCH /admin/keys/$main::Id{'acme-key-0001'}\n{\"disabled\":1}",
+ "PATCH /admin/keys/$main::Id{'acme-key-0001'}\n{\"plan\":false}",
+ "POST /admin/keys/$main::Id{'acme-key-0001'}/rotate\n{\"grace\":null}",
+ "POST /admin/consumers\nnull",
+ "POST /admin/consumers\n[{\"name\":\"x\"}]",
+ "POST /admin/consumers\n\"x\""]
+--- more_headers eval
+$main::Auth . $main::Json
+--- error_code eval
+[(400) x 14]
+--- response_body eval
+[main::bad('\"name\" must not be an integer'),
+ main::bad('\"plan\" must not be an array'),
+ main::bad('\"metadata\" must not be a string'),
+ main::bad('\"name\" must not be a number'),
+ main::bad('\"consumer\" must not be an object', '/admin/keys'),
+ main::bad('\"apis\" must be an array of API names (1 to 64 of A-Z a-z 0-9 . _ -)', '/admin/keys'),
+ main::bad('\"not_before\" must not be an integer', '/admin/keys'),
+ main::bad('\"key\" must not be an integer', '/admin/keys'),
+ main::bad('\"disabled\" must not be an integer', "/admin/keys/$main::Id{'acme-key-0001'}"),
+ main::bad('\"plan\" must not be a boolean', "/admin/keys/$main::Id{'acme-key-0001'}"),
+ main::bad('\"grace\" must not be null', "/admin/keys/$main::Id{'acme-key-0001'}/rotate"),
+ (main::bad('the body must be a JSON object')) x 3]
+--- after_response eval
+main::unchanged(13)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: unknown and repeated fields: 400 naming them
+--- request eval
+["POST /admin/consumers\n{\"name\":\"x\",\"Name\":\"y\"}",
+ "POST /admin/consumers\n{\"name\":\"x\",\"name\":\"y\"}",
+ "POST /admin/keys\n{\"consumer\":\"acme\",\"id\":\"ak_mine\"}",
+ "PATCH /admin/keys/$main::Id{'acme-key-0001'}\n{\"key\":\"new-key-0001\"}",
+ "PATCH /admin/consumers/acme\n{\"id\":\"c_x\"}"]
+--- more_headers eval
+$main::Auth . $main::Json
+--- error_code eval
+[(400) x 5]
+--- response_body eval
+[main::bad('unknown field \"Name\"'),
+ main::bad('the field \"name\" is given twice'),
+ main::bad('unknown field \"id\"', '/admin/keys'),
+ main::bad('unknown field \"key\"', "/admin/keys/$main::Id{'acme-key-0001'}"),
+ main::bad('unknown field \"id\"', '/admin/consumers/acme')]
+--- after_response eval
+main::unchanged(4)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 4: a 1 MB body with Content-Length: 413 before it is read; a body of the limit passes the check
+--- request eval
+["POST /admin/consumers\n" . ('x' x 1048576),
+ "PATCH /admin/consumers/acme\n" . ('[' x 1048576),
+ "POST /small/consumers\n{\"name\":\"" . ('x' x 101) . "\"}",
+ "POST /small/consumers\n{\"name\":\"" . ('x' x 88) . "\"}"]
+--- more_headers eval
+$main::Auth . $main::Json
+--- error_code eval
+[413, 413, 413, 400]
+--- response_body eval
+[main::problem(413, 'Content Too Large', 'the body is larger than 65536 bytes', '/admin/consumers'),
+ main::problem(413, 'Content Too Large', 'the body is larger than 65536 bytes', '/admin/consumers/acme'),
+ main::problem(413, 'Content Too Large', 'the body is larger than 100 bytes', '/small/consumers'),
+ main::bad('\"name\" must be 1 to 64 of A-Z a-z 0-9 . _ -', '/small/consumers')]
+--- after_response eval
+main::unchanged(3)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: a 1 MB chunked body: 413 once read
+--- request eval
+"POST /admin/consumers\n" . main::chunked('{"name":"' . ('x' x 1048576) . '"}')
+--- more_headers eval
+$main::Auth . $main::Json . "Transfer-Encoding: chunked\n"
+--- error_code: 413
+--- response_body eval
+main::problem(413, 'Content Too Large', 'the body is larger than 65536 bytes', '/admin/consumers')
+--- after_response eval
+main::unchanged(0)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: a small chunked body is read like any other
+--- request eval
+"POST /admin/consumers\n" . main::chunked('{"name":"chunky","plan":"gold"}')
+--- more_headers eval
+$main::Auth . $main::Json . "Transfer-Encoding: chunked\n"
+--- error_code: 201
+--- response_body_like eval
+qr/\A\{"name":"chunky","id":"c_[A-Za-z0-9]{11}","plan":"gold",/
+--- after_response eval
+{ 0 => sub {
+    main::apimctl(qw(consumer delete chunky));
+    Test::More::is(main::snapshot(), $main::Before, 'the store is as before');
+} }
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 7: deep nesting: 400 beyond 16 levels, 16 levels are fine
+--- request eval
+["POST /admin/consumers\n{\"name\":\"deep\",\"metadata\":{\"a\":" . ('[' x 20) . (']' x 20) . "}}",
+ "POST /admin/consumers\n" . ('[' x 100000),
+ "POST /admin/consumers\n{\"name\":\"deep\",\"metadata\":{\"a\":" . ('[' x 14) . (']' x 14) . "}}"]
+--- more_headers eval
+$main::Auth . $main::Json
+--- error_code eval
+[400, 413, 201]
+--- response_body_like eval
+[qr/\A\Q${\ main::bad('the body nests objects and arrays deeper than 16 levels') }\E\z/,
+ qr/\A\Q${\ main::problem(413, 'Content Too Large', 'the body is larger than 65536 bytes', '\/admin\/consumers') }\E\z/,
+ qr/\A\{"name":"deep",.*"metadata":\{"a":\[{13}\[\]{14}\}\}\n\z/]
+--- after_response eval
+{ 1 => sub {
+    Test::More::is(main::snapshot(), $main::Before, 'the store is unchanged');
+  },
+  2 => sub { main::apimctl(qw(consumer delete deep)) } }
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 8: invalid UTF-8, in a name, a metadata key, a metadata value: 400
+--- request eval
+["POST /admin/consumers\n{\"name\":\"\xff\xfe\"}",
+ "PATCH /admin/consumers/acme\n{\"metadata\":{\"\xc3\x28\":\"x\"}}",
+ "PATCH /admin/consumers/acme\n{\"metadata\":{\"team\":\"\xed\xa0\x80\"}}",
+ "POST /admin/keys\n{\"consumer\":\"acme\",\"metadata\":{\"n\":\"\xf8\x88\x80\x80\x80\"}}"]
+--- more_headers eval
+$main::Auth . $main::Json
+--- error_code eval
+[400, 400, 400, 400]
+--- response_body eval
+[main::bad('the body is not valid JSON at field \"name\": lexical error: invalid bytes in UTF8 string'),
+ (main::bad('the body is not valid JSON at field \"metadata\": lexical error: invalid bytes in UTF8 string', '/admin/consumers/acme')) x 2,
+ main::bad('the body is not valid JSON at field \"metadata\": lexical error: invalid bytes in UTF8 string', '/admin/keys')]
+--- after_response eval
+main::unchanged(3)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 9: a body that is not JSON, or not said to be: 415
+--- request eval
+["POST /admin/consumers\n{\"name\":\"x\"}",
+ "POST /admin/consumers\n{\"name\":\"x\"}",
+ "PATCH /admin/consumers/acme\nplan=gold"]
+--- more_headers eval
+[$main::Auth . "Content-Type: text/plain\n", $main::Auth,
+ $main::Auth . "Content-Type: application/x-www-form-urlencoded\n"]
+--- error_code eval
+[415, 415, 415]
+--- response_body eval
+[main::problem(415, 'Unsupported Media Type', 'the body must be application/json', '/admin/consumers'),
+ main::problem(415, 'Unsupported Media Type', 'the body must be application/json', '/admin/consumers'),
+ main::problem(415, 'Unsupported Media Type', 'the body must be application/json', '/admin/consumers/acme')]
+--- after_response eval
+main::unchanged(2)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 10: JSON media types with parameters, and +json types, are JSON
+--- request eval
+["PATCH /admin/consumers/acme\n{\"plan\":\"gold\"}",
+ "PATCH /admin/consumers/acme\n{\"plan\":\"gold\"}"]
+--- more_headers eval
+[$main::Auth . "Content-Type: application/json; charset=utf-8\n",
+ $main::Auth . "Content-Type: application/merge-patch+json\n"]
+--- error_code eval
+[200, 200]
+--- after_response eval
+main::unchanged(1)
+--- no_error_log
+[error]
+[alert]
