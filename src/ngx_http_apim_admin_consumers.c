@@ -59,7 +59,9 @@ static ngx_int_t ngx_http_apim_admin_consumer_done(ngx_http_request_t *r,
     ngx_uint_t status, u_char *rec, size_t len);
 
 
-static ngx_http_apim_admin_field_t  ngx_http_apim_admin_consumer_create_fields[] = {
+/* the members of a POST and of a PATCH body */
+
+static ngx_http_apim_admin_field_t  ngx_http_apim_admin_consumer_new[] = {
     { "name", NGX_HTTP_APIM_ADMIN_T(STRING) },
     { "plan", NGX_HTTP_APIM_ADMIN_T(STRING) },
     { "metadata", NGX_HTTP_APIM_ADMIN_T(OBJECT) },
@@ -67,7 +69,7 @@ static ngx_http_apim_admin_field_t  ngx_http_apim_admin_consumer_create_fields[]
 };
 
 
-static ngx_http_apim_admin_field_t  ngx_http_apim_admin_consumer_patch_fields[] = {
+static ngx_http_apim_admin_field_t  ngx_http_apim_admin_consumer_change[] = {
     { "plan", NGX_HTTP_APIM_ADMIN_T(STRING) | NGX_HTTP_APIM_ADMIN_T(NULL) },
     { "metadata", NGX_HTTP_APIM_ADMIN_T(OBJECT) | NGX_HTTP_APIM_ADMIN_T(NULL) },
     { NULL, 0 }
@@ -89,7 +91,7 @@ ngx_http_apim_admin_consumer_create(ngx_http_request_t *r,
     char                      id[NGX_APIM_ID_LEN + 1];
 
     n = ngx_http_apim_admin_fields(r, ctx,
-                                   ngx_http_apim_admin_consumer_create_fields,
+                                   ngx_http_apim_admin_consumer_new,
                                    v, &detail);
     if (n == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -405,7 +407,7 @@ ngx_http_apim_admin_consumer_patch(ngx_http_request_t *r,
     ngx_http_apim_admin_consumer_op_t   op;
 
     n = ngx_http_apim_admin_fields(r, ctx,
-                                   ngx_http_apim_admin_consumer_patch_fields,
+                                   ngx_http_apim_admin_consumer_change,
                                    v, &detail);
     if (n == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

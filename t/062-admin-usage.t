@@ -223,6 +223,7 @@ our $HttpConfig = <<'_EOC_';
     apim_plan gold rate=100r/s burst=200 quota=1000000/month
               apis=orders,billing;
     apim_plan trial quota=100/7d quota_window=rolling;
+    apim_plan bigger rate=10r/m burst=9 quota=20/day;
 _EOC_
 
 our $Config = <<'_EOC_';
@@ -318,7 +319,31 @@ Content-Type: application/json
 
 
 
-=== TEST 4: DELETE keys/{id}/usage is logged with the key id
+=== TEST 4: a change of the key's plan keeps its usage
+--- request eval
+["PATCH /admin/keys/$main::Id{'usage-key-0001'}\n{\"plan\":\"bigger\"}",
+ "GET /admin/keys/$main::Id{'usage-key-0001'}/usage",
+ "PATCH /admin/keys/$main::Id{'usage-key-0001'}\n{\"plan\":null}",
+ "GET /admin/keys/$main::Id{'usage-key-0001'}/usage"]
+--- more_headers eval
+$main::Auth . $main::Json
+--- error_code eval
+[200, 200, 200, 200]
+--- response_json eval
+[undef,
+ { %{ main::usage('usage-key-0001', 1, 1) }, plan => 'bigger',
+   policies => [main::usage('usage-key-0001', 1, 1)->{policies}[0],
+                { name => 'quota', limit => 20, window => 'day', used => 1,
+                  remaining => 19, reset => main::midnight() }] },
+ undef,
+ main::usage('usage-key-0001', 1, 1)]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: DELETE keys/{id}/usage is logged with the key id
 --- request eval
 "DELETE /admin/keys/$main::Id{'usage-key-0001'}/usage"
 --- more_headers eval
@@ -333,7 +358,7 @@ qq{apim admin: 127.0.0.1 reset the usage of key "$main::Id{'usage-key-0001'}"}
 
 
 
-=== TEST 5: a quota used up (429) is restored by DELETE keys/{id}/usage on the very next request
+=== TEST 6: a quota used up (429) is restored by DELETE keys/{id}/usage on the very next request
 --- request eval
 [("GET /k") x 9, "DELETE /admin/keys/$main::Id{'quota-key-0001'}/usage", "GET /k"]
 --- more_headers eval
@@ -353,7 +378,7 @@ for (1 .. 10) {
 
 
 
-=== TEST 6: usage of an unknown key: 404; other methods: 405
+=== TEST 7: usage of an unknown key: 404; other methods: 405
 --- request eval
 ["GET /admin/keys/ak_nothere/usage", "DELETE /admin/keys/ak_nothere/usage",
  "POST /admin/keys/ak_nothere/usage\n{}"]
@@ -373,7 +398,7 @@ $main::Auth . $main::Json
 
 
 
-=== TEST 7: POST keys/{id}/rotate {grace: 2}: a new key at once; the old one works for 2 s, then stops
+=== TEST 8: POST keys/{id}/rotate {grace: 2}: a new key at once; the old one works for 2 s, then stops
 --- request eval
 ["POST /admin/keys/$main::Id{'rot-key-0001'}/rotate\n{\"grace\":2}", "GET /k",
  "GET /k", "GET /admin/keys/$main::Id{'rot-key-0001'}"]
@@ -387,7 +412,7 @@ $main::Auth . $main::Json
                 previous => { id => $main::Id{'rot-key-0001'},
                               expires_at => sub { $main::Until = shift; 1 } }),
  undef, undef,
- main::key_json(id => $main::Id{'rot-key-0001'}, id => $main::Iid,
+ main::key_json(id => $main::Iid,
                 expires_at => sub { $_[0] eq $main::Until },
                 status => 'expired')]
 --- response_body_like eval
@@ -408,7 +433,7 @@ $main::Auth . $main::Json
 
 
 
-=== TEST 8: rotate with no grace (an empty body): the old key stops at once
+=== TEST 9: rotate with no grace (an empty body): the old key stops at once
 --- request eval
 ["POST /admin/keys/$main::Id{'rot-key-0002'}/rotate", "GET /k"]
 --- more_headers eval
@@ -424,7 +449,7 @@ $main::Auth . $main::Json
 
 
 
-=== TEST 9: rotate never makes the old key live longer than it would have
+=== TEST 10: rotate never makes the old key live longer than it would have
 --- request eval
 ["GET /admin/keys/$main::Id{'rot-key-0003'}",
  "POST /admin/keys/$main::Id{'rot-key-0003'}/rotate\n{\"grace\":86400}"]
@@ -443,7 +468,7 @@ $main::Auth . $main::Json
 
 
 
-=== TEST 10: rotate keeps the plan, the APIs and the metadata
+=== TEST 11: rotate keeps the plan, the APIs and the metadata
 --- request eval
 "POST /admin/keys/$main::Id{'rot-key-0004'}/rotate\n{\"grace\":60}"
 --- more_headers eval
@@ -461,7 +486,7 @@ qr/apim admin: 127\.0\.0\.1 rotated key "\Q$main::Id{'rot-key-0004'}\E" to "ak_[
 
 
 
-=== TEST 11: rotate with a bad grace or an unknown key: 400 or 404, nothing changed
+=== TEST 12: rotate with a bad grace or an unknown key: 400 or 404, nothing changed
 --- request eval
 ["POST /admin/keys/$main::Id{'usage-key-0001'}/rotate\n{\"grace\":-1}",
  "POST /admin/keys/$main::Id{'usage-key-0001'}/rotate\n{\"grace\":\"2\"}",
@@ -485,7 +510,7 @@ qr/apim admin: 127\.0\.0\.1 rotated key "\Q$main::Id{'rot-key-0004'}\E" to "ak_[
 
 
 
-=== TEST 12: GET plans and plans/{name}: the plans of nginx.conf with their limits; unknown: 404
+=== TEST 13: GET plans and plans/{name}: the plans of nginx.conf with their limits; unknown: 404
 --- request eval
 ["GET /admin/plans", "GET /admin/plans/trial", "GET /admin/plans/platinum"]
 --- more_headers eval
@@ -495,7 +520,8 @@ $main::Auth
 --- response_body eval
 ['{"items":[{"name":"metered","rate":{"limit":10,"window":60,"burst":9},"quota":{"limit":10,"window":"day","quota_window":"calendar"},"apis":null},'
  . '{"name":"gold","rate":{"limit":100,"window":1,"burst":200},"quota":{"limit":1000000,"window":"month","quota_window":"calendar"},"apis":["orders","billing"]},'
- . '{"name":"trial","rate":null,"quota":{"limit":100,"window":604800,"quota_window":"rolling"},"apis":null}]}' . "\n",
+ . '{"name":"trial","rate":null,"quota":{"limit":100,"window":604800,"quota_window":"rolling"},"apis":null},'
+ . '{"name":"bigger","rate":{"limit":10,"window":60,"burst":9},"quota":{"limit":20,"window":"day","quota_window":"calendar"},"apis":null}]}' . "\n",
  '{"name":"trial","rate":null,"quota":{"limit":100,"window":604800,"quota_window":"rolling"},"apis":null}' . "\n",
  main::problem(404, 'Not Found', 'no plan \"platinum\"', '/admin/plans/platinum')]
 --- no_error_log
@@ -504,7 +530,7 @@ $main::Auth
 
 
 
-=== TEST 13: GET status: the store's status, as apim_status answers it
+=== TEST 14: GET status: the store's status, as apim_status answers it
 --- request
 GET /admin/status
 --- more_headers eval

@@ -206,7 +206,9 @@ sub chunked {
 }
 
 
-remove_tree($Store);
+our $Full = server_root() . '.store-admin-full';
+
+remove_tree($Store, $Full);
 
 apimctl(qw(consumer add acme --plan gold --meta team=payments));
 key('acme-key-0001', 'acme', '--apis', 'orders');
@@ -252,7 +254,7 @@ add_block_preprocessor(sub {
 no_shuffle();
 
 END {
-    remove_tree($Store) if $ENV{TEST_NGINX_RANDOMIZE};
+    remove_tree($Store, $Full) if $ENV{TEST_NGINX_RANDOMIZE};
 }
 
 run_tests();
@@ -495,4 +497,50 @@ main::unchanged(2)
 main::unchanged(1)
 --- no_error_log
 [error]
+[alert]
+
+
+
+=== TEST 11: a full store: 503 with a problem body, logged once; nothing half-written; reads go on
+--- http_config
+    apim_store $TEST_NGINX_SERVER_ROOT.store-admin-full size=1m;
+    apim_plan gold;
+--- request
+GET /admin/consumers?limit=1
+--- more_headers eval
+$main::Auth
+--- error_code: 200
+--- after_response eval
+{ 0 => sub {
+    my ($res, $n);
+    my $meta = '{"m":"' . ('x' x 60000) . '"}';
+    for $n (1 .. 100) {
+        $res = main::http('POST', '/admin/consumers',
+                          { Authorization => 'Bearer admin-token-0123456789',
+                            'Content-Type' => 'application/json' },
+                          qq({"name":"fill-$n","metadata":$meta}));
+        last if $res->{status} != 201;
+    }
+    Test::More::is($res->{status}, 503, 'the store is full: 503');
+    Test::More::is($res->{headers}{'content-type'}, 'application/problem+json',
+                   'with a problem body');
+    Test::More::like($res->{content},
+                     qr/"detail":"the store is full: raise apim_store size=, or delete keys and consumers"/,
+                     'saying so');
+    $res = main::http('POST', '/admin/consumers',
+                      { Authorization => 'Bearer admin-token-0123456789',
+                        'Content-Type' => 'application/json' },
+                      qq({"name":"fill-again","metadata":$meta}));
+    Test::More::is($res->{status}, 503, 'again 503');
+    $res = main::http('GET', '/admin/consumers/fill-again',
+                      { Authorization => 'Bearer admin-token-0123456789' });
+    Test::More::is($res->{status}, 404, 'nothing was written');
+    $res = main::http('GET', '/admin/consumers/fill-1',
+                      { Authorization => 'Bearer admin-token-0123456789' });
+    Test::More::is($res->{status}, 200, 'reads go on');
+    open my $fh, '<', main::server_root() . '/logs/error.log' or die $!;
+    Test::More::is(scalar(grep { /\[error\].*apim store: the store is full/ } <$fh>),
+                   1, 'logged once');
+} }
+--- no_error_log
 [alert]
