@@ -553,7 +553,9 @@ ngx_http_apim_admin_match(ngx_str_t *pattern, ngx_str_t *path,
 
             args[n].len = q - args[n].data;
 
-            if (args[n].len == 0) {
+            /* names and ids are 1 to 64 of A-Z a-z 0-9 . _ - */
+
+            if (!ngx_apim_name_valid((char *) args[n].data, args[n].len)) {
                 return 0;
             }
 
@@ -907,7 +909,7 @@ ngx_http_apim_admin_page(ngx_http_request_t *r, ngx_uint_t *limit,
         }
 
         if (v.len == 0 || ngx_decode_base64url(after, &v) != NGX_OK
-            || after->len == 0)
+            || !ngx_apim_name_valid((char *) after->data, after->len))
         {
             ngx_str_set(detail, "\"cursor\" is not a cursor this API "
                                 "returned");

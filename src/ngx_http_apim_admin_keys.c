@@ -979,9 +979,10 @@ ngx_http_apim_admin_key_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
 
 
 /*
- * A new key for the same consumer, plan, APIs, metadata and expiry, and
- * the old one expiring "grace" seconds from now (never later than it
- * would have), in one transaction.
+ * A new key for the same consumer, plan, APIs, metadata and expiry (and
+ * enabled, should the old one be disabled), and the old one expiring
+ * "grace" seconds from now (never later than it would have), in one
+ * transaction.
  */
 
 ngx_int_t
@@ -1151,6 +1152,7 @@ ngx_http_apim_admin_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn,
     rec.id.len = op->new_id.len;
     rec.created = ngx_time();
     rec.not_before = 0;
+    rec.flags = 0;
 
     op->new_rec_len = ngx_apim_key_rec_size(&rec);
     op->new_rec = ngx_pnalloc(op->pool, op->new_rec_len);

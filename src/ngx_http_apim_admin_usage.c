@@ -46,12 +46,7 @@ ngx_http_apim_admin_usage_get(ngx_http_request_t *r,
     ngx_apim_consumer_rec_t        consumer;
     ngx_http_apim_limit_result_t   res;
 
-    id = &ctx->args[0];
-
-    if (id->len > NGX_APIM_KEY_MAX) {
-        return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
-                                         "no such key");
-    }
+    id = &ctx->args[0];     /* at most 64 bytes: the router checked */
 
     st = ngx_http_apim_store();
 

@@ -501,7 +501,30 @@ main::unchanged(1)
 
 
 
-=== TEST 11: a full store: 503 with a problem body, logged once; nothing half-written; reads go on
+=== TEST 11: names and ids in paths that no record can have, and long cursors: 404 and 400, no store error
+--- request eval
+["GET /admin/keys/" . ('a' x 600), "DELETE /admin/consumers/" . ('b' x 65),
+ "GET /admin/consumers/a%20b", "GET /admin/keys/ak_x/usage/",
+ "GET /admin/consumers?cursor=" . ('YWFh' x 200)]
+--- more_headers eval
+$main::Auth
+--- error_code eval
+[404, 404, 404, 404, 400]
+--- response_body_like eval
+[qr/"title":"Not Found","status":404,"detail":"the admin API has no \\"keys\/a{100}/,
+ qr/"title":"Not Found"/,
+ qr/\A\Q${\ main::problem(404, 'Not Found', 'the admin API has no \"consumers\/a b\"', '\/admin\/consumers\/a b') }\E\z/,
+ qr/\A\Q${\ main::problem(404, 'Not Found', 'the admin API has no \"keys\/ak_x\/usage\/\"', '\/admin\/keys\/ak_x\/usage\/') }\E\z/,
+ qr/\A\Q${\ main::bad('\"cursor\" is not a cursor this API returned') }\E\z/]
+--- after_response eval
+main::unchanged(4)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 12: a full store: 503 with a problem body, logged once; nothing half-written; reads go on
 --- http_config
     apim_store $TEST_NGINX_SERVER_ROOT.store-admin-full size=1m;
     apim_plan gold;
