@@ -751,8 +751,9 @@ apimctl_help(void)
       "(2027-01-31T00:00:00Z, 2027-01-31T09:00:00+09:00).  Names are "
       APIMCTL_NAME_RULE ".\n\n"
       "A key is shown once, when \"key add\" makes it: the store keeps only "
-      "its HMAC\nunder the secret.  Exit status: 0 done, 1 failed, "
-      "2 bad usage.\n");
+      "its HMAC\nunder the secret.  The plans are nginx.conf's "
+      "(apim_plan): apimctl cannot list\nor check them.  "
+      "Exit status: 0 done, 1 failed, 2 bad usage.\n");
 }
 
 

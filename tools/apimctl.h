@@ -31,6 +31,7 @@
 #include "ngx_apim_key.h"
 #include "ngx_apim_record.h"
 #include "ngx_apim_store.h"
+#include "ngx_apim_usage.h"
 
 
 #define APIMCTL_OK                0
@@ -142,7 +143,7 @@ int apimctl_key_revoke(apimctl_ctx_t *ctx);
 int apimctl_usage_show(apimctl_ctx_t *ctx);
 int apimctl_usage_reset(apimctl_ctx_t *ctx);
 int apimctl_usage_get(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
-    ngx_apim_usage_rec_t *usage);
+    uint32_t gen, ngx_apim_usage_rec_t *usage);
 int apimctl_usage_put(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
     const ngx_apim_usage_rec_t *usage);
 

@@ -38,7 +38,7 @@ static int apimctl_export_consumer(const ngx_apim_val_t *key,
 static int apimctl_export_key(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static int apimctl_export_usage(apimctl_export_t *ex, const char *id,
-    size_t len);
+    size_t len, uint32_t gen);
 static int apimctl_export_meta(apimctl_export_t *ex, const char *what,
     const ngx_apim_str_t *name, const ngx_apim_str_t *meta);
 static int apimctl_export_write(apimctl_ctx_t *ctx,
@@ -310,7 +310,7 @@ apimctl_export_key(const ngx_apim_val_t *key, const ngx_apim_val_t *val,
         || apimctl_gen_time(g, "expires_at", rec.expires_at) != 0
         || apimctl_gen_int(g, "flags", rec.flags) != 0
         || apimctl_export_meta(ex, "key", &id, &rec.metadata) != 0
-        || apimctl_export_usage(ex, id.data, id.len) != 0
+        || apimctl_export_usage(ex, id.data, id.len, rec.usage_gen) != 0
         || yajl_gen_map_close(g) != yajl_gen_status_ok)
     {
         goto failed;
@@ -330,10 +330,14 @@ failed:
 }
 
 
-/* "usage": null when nginx has written none for the key */
+/*
+ * "usage": null when nginx has written none for the key, or none since
+ * its last reset (a record of another generation)
+ */
 
 static int
-apimctl_export_usage(apimctl_export_t *ex, const char *id, size_t len)
+apimctl_export_usage(apimctl_export_t *ex, const char *id, size_t len,
+    uint32_t gen)
 {
     int                   rc;
     char                  name[sizeof(NGX_APIM_USAGE_PREFIX)
@@ -354,16 +358,22 @@ apimctl_export_usage(apimctl_export_t *ex, const char *id, size_t len)
     rc = ngx_apim_store_get(&ex->ctx->st, NGX_APIM_DB_COUNTERS, name,
                             strlen(name), &val);
 
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+    if (rc == NGX_APIM_STORE_OK
+        && ngx_apim_usage_rec_decode(&u, val.data, val.len) != 0)
+    {
+        fprintf(stderr, "apimctl: the usage record of key \"%.*s\" is "
+                "damaged; nothing was exported\n", (int) len, id);
+        ex->failed = 1;
+        return -1;
+    }
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND
+        || (rc == NGX_APIM_STORE_OK && u.gen != gen))
+    {
         return (yajl_gen_null(g) == yajl_gen_status_ok) ? 0 : -1;
     }
 
-    if (rc != NGX_APIM_STORE_OK
-        || ngx_apim_usage_rec_decode(&u, val.data, val.len) != 0)
-    {
-        fprintf(stderr, "apimctl: the usage record of key \"%.*s\" cannot "
-                "be read; nothing was exported\n", (int) len, id);
-        ex->failed = 1;
+    if (rc != NGX_APIM_STORE_OK) {
         return -1;
     }
 

@@ -1209,18 +1209,28 @@ apimctl_import_set_key(apimctl_import_t *im, ngx_apim_store_t *st,
         return rc;
     }
 
-    /* the HMAC's record before, compared as bytes */
+    /*
+     * the HMAC's record before, compared as bytes; its usage generation
+     * is kept, as nginx's cached counts go by it
+     */
+
+    same = 0;
+    other[0] = '\0';
+    k->rec.usage_gen = 0;
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, k->hash,
+                                NGX_APIM_HASH_LEN, &val);
+
+    if (rc == NGX_APIM_STORE_OK
+        && ngx_apim_key_rec_decode(&rec, val.data, val.len) == 0)
+    {
+        k->rec.usage_gen = rec.usage_gen;
+    }
 
     buf = apimctl_import_key_bytes(&k->rec, &size);
     if (buf == NULL) {
         return apimctl_import_fail(im, "out of memory");
     }
-
-    same = 0;
-    other[0] = '\0';
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, k->hash,
-                                NGX_APIM_HASH_LEN, &val);
 
     if (rc == NGX_APIM_STORE_OK
         && ngx_apim_key_rec_decode(&rec, val.data, val.len) == 0)
@@ -1294,7 +1304,7 @@ apimctl_import_set_usage(apimctl_import_t *im, ngx_apim_store_t *st,
     int                   rc;
     ngx_apim_usage_rec_t  u;
 
-    rc = apimctl_usage_get(st, txn, k->rec.id.data, &u);
+    rc = apimctl_usage_get(st, txn, k->rec.id.data, k->rec.usage_gen, &u);
 
     if (rc == NGX_APIM_STORE_NOT_FOUND && !k->has_usage) {
         return NGX_APIM_STORE_OK;

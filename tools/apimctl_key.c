@@ -1040,7 +1040,7 @@ apimctl_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
 {
     apimctl_rotate_t  *rot = data;
 
-    int                   rc;
+    int                   rc, has_usage;
     size_t                size;
     int64_t               until;
     unsigned char        *buf;
@@ -1057,20 +1057,14 @@ apimctl_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
         return rc;
     }
 
-    /* the usage first: nothing of the old record is needed after it */
+    has_usage = 0;
 
-    rc = apimctl_usage_get(st, txn, rot->id, &usage);
+    rc = apimctl_usage_get(st, txn, rot->id, rec.usage_gen, &usage);
 
     if (rc == NGX_APIM_STORE_OK) {
-        rc = apimctl_usage_put(st, txn, rot->new_id, &usage);
-    }
+        has_usage = 1;
 
-    if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
-        return rc;
-    }
-
-    rc = apimctl_key_txn_get(st, txn, rot->id, hash, &rec);
-    if (rc != NGX_APIM_STORE_OK) {
+    } else if (rc != NGX_APIM_STORE_NOT_FOUND) {
         return rc;
     }
 
@@ -1114,6 +1108,13 @@ apimctl_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
 
     if (rc != NGX_APIM_STORE_OK) {
         return rc;
+    }
+
+    if (has_usage) {
+        rc = apimctl_usage_put(st, txn, rot->new_id, &usage);
+        if (rc != NGX_APIM_STORE_OK) {
+            return rc;
+        }
     }
 
     /* the old record again: the puts may have moved its page */
@@ -1245,6 +1246,10 @@ apimctl_usage_show(apimctl_ctx_t *ctx)
             fprintf(stderr, "apimctl: the usage record of key \"%s\" is "
                     "damaged\n", ctx->arg);
             rc = NGX_APIM_STORE_EXISTS;
+
+        } else if (rc == NGX_APIM_STORE_OK && usage.gen != rec.usage_gen) {
+            /* counted before a reset: nginx reads it as no usage */
+            memset(&usage, 0, sizeof(ngx_apim_usage_rec_t));
         }
     }
 
@@ -1303,48 +1308,32 @@ apimctl_usage_reset_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
 {
     const char  *id = data;
 
-    int                   rc;
-    ngx_apim_val_t        val;
-    ngx_apim_usage_rec_t  usage;
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, id, strlen(id),
-                                &val);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    memset(&usage, 0, sizeof(ngx_apim_usage_rec_t));
-
-    return apimctl_usage_put(st, txn, id, &usage);
+    return ngx_apim_usage_reset(st, txn, id, strlen(id));
 }
 
 
 /*
- * A key's usage set in a write transaction, as import and rotate need
- * it; a usage record is "q:" + the key id in counters.
+ * A key's usage set in a write transaction (import, rotate), through
+ * ngx_apim_usage_restore(): it bumps the key's usage generation, so that
+ * a running nginx drops the count it holds and reads this one.
  */
 
 int
 apimctl_usage_put(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
     const ngx_apim_usage_rec_t *usage)
 {
-    char           name[sizeof(NGX_APIM_USAGE_PREFIX) + NGX_APIM_ID_LEN];
-    unsigned char  buf[NGX_APIM_USAGE_LEN];
-
-    snprintf(name, sizeof(name), "%s%s", NGX_APIM_USAGE_PREFIX, id);
-
-    ngx_apim_usage_rec_encode(usage, buf);
-
-    return ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_COUNTERS, name,
-                                  strlen(name), buf, NGX_APIM_USAGE_LEN, 0);
+    return ngx_apim_usage_restore(st, txn, id, strlen(id), usage);
 }
 
 
-/* NGX_APIM_STORE_NOT_FOUND when the key has no usage record */
+/*
+ * NGX_APIM_STORE_NOT_FOUND when the key has no usage record, or one of
+ * another generation than the key's (a flush that raced with a reset)
+ */
 
 int
 apimctl_usage_get(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
-    ngx_apim_usage_rec_t *usage)
+    uint32_t gen, ngx_apim_usage_rec_t *usage)
 {
     int             rc;
     char            name[sizeof(NGX_APIM_USAGE_PREFIX) + NGX_APIM_ID_LEN];
@@ -1364,7 +1353,7 @@ apimctl_usage_get(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
         return APIMCTL_FAILED;
     }
 
-    return NGX_APIM_STORE_OK;
+    return (usage->gen == gen) ? NGX_APIM_STORE_OK : NGX_APIM_STORE_NOT_FOUND;
 }
 
 
