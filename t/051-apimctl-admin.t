@@ -379,8 +379,8 @@ subtest 'key rotate' => sub {
     my $nid = substr $new, 0, 14;
 
     isnt($nid, $id, 'a new id');
-    like($err, qr/^apimctl: key \Q$nid replaces $id, which stops working\E
-                  [ ]at[ ]\S+Z;[ ]the[ ]key[ ]is[ ]shown[ ]only[ ]this[ ]once
+    like($err, qr/^\Qapimctl: key $nid replaces $id, which stops working at\E
+                  [ ]\S+Z;[ ]the[ ]key[ ]is[ ]shown[ ]only[ ]this[ ]once
                   \n\z/x, 'the note on stderr');
 
     my ($at) = $err =~ /at (\S+Z);/;
