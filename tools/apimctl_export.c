@@ -449,8 +449,10 @@ apimctl_export_write(apimctl_ctx_t *ctx, const unsigned char *buf,
     FILE  *f;
     char  *tmp;
 
+    /* yajl's beautified text ends with a newline already */
+
     if (ctx->output == NULL) {
-        if (fwrite(buf, 1, len, stdout) != len || putchar('\n') == EOF) {
+        if (fwrite(buf, 1, len, stdout) != len) {
             fprintf(stderr, "apimctl: cannot write to stdout: %s\n",
                     strerror(errno));
             return APIMCTL_FAILED;
@@ -479,7 +481,6 @@ apimctl_export_write(apimctl_ctx_t *ctx, const unsigned char *buf,
 
     if (f == NULL
         || fwrite(buf, 1, len, f) != len
-        || fputc('\n', f) == EOF
         || fflush(f) != 0
         || fsync(fd) != 0
         || fclose(f) != 0
