@@ -444,6 +444,11 @@ subtest 'a bad file changes nothing' => sub {
     my $before = export_of($dst);
     my $n = 0;
 
+    # the key with every field set: its index in id order
+
+    my ($f) = grep { defined $doc->{keys}[$_]{expires_at} }
+              0 .. $#{ $doc->{keys} };
+
     my $bad = sub {
         my ($name, $text, $msg) = @_;
 
@@ -524,8 +529,8 @@ subtest 'a bad file changes nothing' => sub {
     $edited->('no APIs', sub { $_[0]{keys}[1]{apis} = [] },
               'keys[1].apis: not a list of API names or null');
     $edited->('not_before after expires_at',
-              sub { $_[0]{keys}[1]{not_before} = '2032-01-01T00:00:00Z' },
-              'keys[1].not_before: not before expires_at');
+              sub { $_[0]{keys}[$f]{not_before} = '2032-01-01T00:00:00Z' },
+              "keys[$f].not_before: not before expires_at");
     $edited->('a negative count',
               sub { $_[0]{keys}[0]{usage} = { window_start => undef,
                     window_end => undef, count => -5, tat => 0 } },
