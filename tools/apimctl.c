@@ -197,9 +197,9 @@ static const apimctl_command_t  apimctl_commands[] = {
     { "key", "rotate", apimctl_key_rotate,
       APIMCTL_OPT_GRACE, 0, 0, APIMCTL_ARG_ID,
       "<id> [--grace <seconds|30s|5m|1h>]",
-      "make a new key with the same consumer, plan, APIs and metadata;\n"
-      "        prints it, this once only; the old key stops after the grace\n"
-      "        (default 0: at once)" },
+      "make a new key with the old one's consumer, plan, APIs, times,\n"
+      "        metadata and usage; prints it, this once only; the old key\n"
+      "        stops after the grace (default 0: at once)" },
 
     { "key", "revoke", apimctl_key_revoke,
       0, 0, 0, APIMCTL_ARG_ID,

@@ -326,8 +326,8 @@ apimctl_import_parse(apimctl_import_t *im)
     }
 
     if (strcmp(s, fp) != 0) {
-        fprintf(stderr, "apimctl: \"%s\" was exported from a store whose secret "
-                "has the fingerprint %s, and this store's secret has "
+        fprintf(stderr, "apimctl: \"%s\" was exported from a store whose "
+                "secret has the fingerprint %s, and this store's secret has "
                 "\"%s\": its HMACs would match no key here; give --secret "
                 "the secret file of the store it came from; nothing was "
                 "imported\n", im->file, apimctl_quote(s), fp);
