@@ -136,6 +136,14 @@ sub put_usage {
     close $fh or die "mdb_load: $?";
 }
 
+sub ok_delete {
+    my ($name) = @_;
+
+    my ($rc, $out, $err) = ctl('consumer', 'delete', $name);
+
+    is($rc, 0, "consumer delete $name") or diag $err;
+}
+
 sub have_mdb_load {
     return grep { -x "$_/mdb_load" } split /:/, $ENV{PATH};
 }
@@ -149,6 +157,7 @@ subtest 'help lists every command' => sub {
     for my $cmd ('consumer add', 'consumer update <name> [--plan <plan>]',
                  'consumer list', 'consumer show', 'consumer delete',
                  'key add', 'key import', 'key import-file', 'key list',
+                 'key list [--consumer <name>] [--plan <plan>]',
                  'key show', 'key update <id> [--plan <plan>|-]',
                  'key rotate <id> [--grace', 'key revoke', 'usage <id>',
                  'usage reset <id>', 'status', 'export [--output <file>]',
@@ -458,6 +467,35 @@ subtest 'key rotate' => sub {
 
         like($out, qr/^used: 7$/m, 'the old key keeps its own');
     }
+};
+
+
+subtest 'key list --plan: the keys on a plan, own or inherited' => sub {
+    ctl('consumer', 'add', 'pat', '--plan', 'basic');
+
+    my (undef, $own) = key_add('--consumer', 'pat', '--plan', 'premium');
+    my (undef, $inherited) = key_add('--consumer', 'pat');
+
+    my ($rc, $out, $err) = ctl('key', 'list', '--plan', 'premium');
+
+    is($rc, 0, 'exit 0') or diag $err;
+    is($out, "$own\tpat\tpremium\tactive\n", 'the key with its own plan');
+
+    ($rc, $out) = ctl('key', 'list', '--plan', 'basic');
+
+    is($out, "$inherited\tpat\t-\tactive\n", 'the key with its consumer\'s');
+
+    ($rc, $out) = ctl('key', 'list', '--plan', 'basic', '--consumer',
+                      'alice');
+
+    is($out, '', 'both filters apply');
+
+    ($rc, $out) = ctl('key', 'list', '--plan', 'none');
+
+    is($rc, 0, 'no key on the plan: exit 0');
+    is($out, '', 'no key on the plan: nothing');
+
+    ok_delete('pat');
 };
 
 

@@ -178,9 +178,10 @@ static const apimctl_command_t  apimctl_commands[] = {
       "        prints the ids, one a line, in the file's order" },
 
     { "key", "list", apimctl_key_list,
-      APIMCTL_OPT_CONSUMER, 0, 0, APIMCTL_ARG_NONE,
-      "[--consumer <name>]",
-      "one line per key: id, consumer, plan, status" },
+      APIMCTL_OPT_CONSUMER|APIMCTL_OPT_PLAN, 0, 0, APIMCTL_ARG_NONE,
+      "[--consumer <name>] [--plan <plan>]",
+      "one line per key: id, consumer, plan, status (--plan: the keys\n"
+      "        on the plan, their own or their consumer's)" },
 
     { "key", "show", apimctl_key_show,
       0, 0, 0, APIMCTL_ARG_ID,

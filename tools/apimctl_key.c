@@ -697,9 +697,12 @@ apimctl_key_list_handler(const ngx_apim_val_t *key,
 {
     apimctl_list_t  *list = data;
 
-    int                  rc;
-    apimctl_ctx_t       *ctx;
-    ngx_apim_key_rec_t   rec;
+    int                      rc;
+    apimctl_ctx_t           *ctx;
+    ngx_apim_val_t           cv;
+    ngx_apim_str_t           plan;
+    ngx_apim_key_rec_t       rec;
+    ngx_apim_consumer_rec_t  consumer;
 
     ctx = list->ctx;
 
@@ -720,6 +723,27 @@ apimctl_key_list_handler(const ngx_apim_val_t *key,
                != 0))
     {
         return NGX_APIM_STORE_OK;
+    }
+
+    if (ctx->plan) {
+        plan = rec.plan;
+
+        /* a key without a plan of its own has its consumer's */
+
+        if (plan.len == 0
+            && ngx_apim_store_get(&ctx->st, NGX_APIM_DB_CONSUMERS,
+                                  rec.consumer.data, rec.consumer.len, &cv)
+               == NGX_APIM_STORE_OK
+            && ngx_apim_consumer_rec_decode(&consumer, cv.data, cv.len) == 0)
+        {
+            plan = consumer.plan;
+        }
+
+        if (plan.len != strlen(ctx->plan)
+            || memcmp(plan.data, ctx->plan, plan.len) != 0)
+        {
+            return NGX_APIM_STORE_OK;
+        }
     }
 
     printf("%.*s\t%.*s\t%.*s\t%s\n", (int) key->len, (const char *) key->data,
