@@ -141,14 +141,15 @@ END {
 sub rotate {
     my $t = Time::HiRes::time();
 
-    $Rotated = apimctl('key', 'rotate', $Id{'rot-key-0001'}, '--grace', '2');
+    $Rotated = apimctl('key', 'rotate', $Id{'rot-key-0001'}, '--grace',
+                       '3');
 
     Test::More::like(main::get('rot-key-0001'), qr/^200 PASSED;/,
                      'the old key works during the grace');
     Test::More::like(main::get($Rotated), qr/^200 PASSED;/,
                      'the new key works at once');
 
-    Time::HiRes::sleep($t + 2.5 - Time::HiRes::time());
+    Time::HiRes::sleep($t + 3.5 - Time::HiRes::time());
 
     Test::More::is(main::get('rot-key-0001'), '401 EXPIRED;',
                    'the old key is refused after the grace');
@@ -227,7 +228,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: key rotate --grace 2: the old key works for 2 s, then is refused
+=== TEST 1: key rotate --grace 3: the old key works for 3 s, then is refused
 --- init
 main::rotate();
 --- request
