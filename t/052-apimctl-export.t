@@ -487,7 +487,10 @@ subtest 'a bad file changes nothing' => sub {
            qr/is not JSON: .*; nothing was imported\n\z/);
     $bad->('a zero byte', "{\0}", qr/is not JSON: a zero byte in the text;/);
     $bad->('an array', '[]', 'the file: not an object');
-    $bad->('empty', '', qr/is not JSON: /);
+    $bad->('empty', '',
+           qr/^apimctl: "[^"]+" is not JSON: parse error: premature EOF; nothing was imported\n\z/);
+    $bad->('trailing garbage', $export . '}',
+           qr/ is not JSON: parse error: trailing garbage; nothing was imported\n\z/);
 
     $edited->('no format', sub { delete $_[0]{format} },
               'the file: no field "format"');

@@ -153,17 +153,15 @@ apimctl_import(apimctl_ctx_t *ctx)
     free(text);
 
     if (im.root == NULL) {
-        /* yajl's reason, on one line */
+        /* yajl's first line: the reason, without the text around it */
 
-        for (i = 0; im.err[i]; i++) {
-            if (im.err[i] == '\n') {
-                im.err[i] = ' ';
-            }
-        }
+        for (i = 0; im.err[i] && im.err[i] != '\n'; i++) { /* void */ }
 
         while (i && im.err[i - 1] == ' ') {
-            im.err[--i] = '\0';
+            i--;
         }
+
+        im.err[i] = '\0';
 
         fprintf(stderr, "apimctl: %s is not JSON: %s; nothing was "
                 "imported\n", apimctl_quote(im.file), im.err);
