@@ -439,6 +439,13 @@ subtest 'key rotate' => sub {
                - ($now + $g->[1])) <= 2, "--grace $g->[0]: $g->[1] s");
     }
 
+    my $exp = show('key', $nid)->{expires_at};
+
+    failure('rotate an expired key',
+            ['-s', $store, 'key', 'rotate', $nid, '--grace', '1h'],
+            "key \"$nid\" expired at $exp: a new key would take its expiry; "
+            . 'give it a later one with "key update --expires" first');
+
     failure('rotate an unknown key',
             ['-s', $store, 'key', 'rotate', 'ak_AAAAAAAAAAA'],
             'key "ak_AAAAAAAAAAA" not found');

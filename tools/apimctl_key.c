@@ -49,6 +49,7 @@ typedef struct {
     unsigned char              new_hash[NGX_APIM_HASH_LEN];
     int64_t                    expires_at;   /* the old key's, after */
     int                        id_exists;
+    int                        expired;
 } apimctl_rotate_t;
 
 
@@ -1032,6 +1033,14 @@ apimctl_key_rotate(apimctl_ctx_t *ctx)
             return APIMCTL_FAILED;
         }
 
+        if (rot.expired) {
+            fprintf(stderr, "apimctl: key \"%s\" expired at %s: a new key "
+                    "would take its expiry; give it a later one with \"key "
+                    "update --expires\" first\n", ctx->arg,
+                    apimctl_time(rot.expires_at, tbuf));
+            return APIMCTL_FAILED;
+        }
+
         if (rc == APIMCTL_FAILED) {
             return rc;
         }
@@ -1079,6 +1088,13 @@ apimctl_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
     rc = apimctl_key_txn_get(st, txn, rot->id, hash, &rec);
     if (rc != NGX_APIM_STORE_OK) {
         return rc;
+    }
+
+    if (rec.expires_at && rec.expires_at <= ctx->now) {
+        /* the new key would take its expiry, and be dead at once */
+        rot->expired = 1;
+        rot->expires_at = rec.expires_at;
+        return APIMCTL_FAILED;
     }
 
     has_usage = 0;
