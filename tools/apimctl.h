@@ -5,11 +5,12 @@
 
 
 /*
- * apimctl's shared part: the exit codes, the context one run fills in
- * (the parsed command line, the open store, the HMAC of the secret), and
- * the functions its files call across: the command handlers, which
- * apimctl.c dispatches to, and the few helpers the handlers print with.
- * Each of apimctl's files includes it first.
+ * apimctl's shared part: the exit codes, the option flags (an update
+ * applies the options it was given), the context one run fills in (the
+ * parsed command line, the open store, the HMAC of the secret), and the
+ * functions its files call across: the command handlers, which apimctl.c
+ * dispatches to, and the helpers the handlers share (printing, times,
+ * JSON, usage).  Each of apimctl's files includes it first.
  */
 
 
