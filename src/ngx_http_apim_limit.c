@@ -31,21 +31,32 @@
 #define NGX_HTTP_APIM_LIMIT_BATCH      512
 #define NGX_HTTP_APIM_LIMIT_EVICT      8
 
+/* a bucket of the index for every this many bytes of the zone */
+#define NGX_HTTP_APIM_LIMIT_BUCKET     256
 
-typedef struct {
-    ngx_rbtree_node_t              node;      /* key: crc32 of the name */
+
+typedef struct ngx_http_apim_limit_node_s  ngx_http_apim_limit_node_t;
+
+struct ngx_http_apim_limit_node_s {
+    ngx_http_apim_limit_node_t    *next;      /* in its bucket */
+    uint32_t                       hash;      /* crc32 of the name */
     ngx_queue_t                    lru;
     ngx_queue_t                    dirty;
     ngx_apim_usage_rec_t           usage;
     unsigned                       is_dirty:1;
     u_short                        len;
     u_char                         name[1];
-} ngx_http_apim_limit_node_t;
+};
 
+
+/*
+ * The states are found through a hash table, not a tree: with a million
+ * keys in use a tree walk is some twenty cache misses, a bucket one or two.
+ */
 
 typedef struct {
-    ngx_rbtree_t                   rbtree;
-    ngx_rbtree_node_t              sentinel;
+    ngx_http_apim_limit_node_t   **buckets;
+    ngx_uint_t                     mask;      /* buckets - 1 */
     ngx_queue_t                    lru;
     ngx_queue_t                    dirty;
     ngx_uint_t                     full;      /* the last flush found the
@@ -74,8 +85,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static void ngx_http_apim_limit_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_apim_limit_unlink(ngx_http_apim_limit_ctx_t *ctx,
+    ngx_http_apim_limit_node_t *node);
 static ngx_http_apim_limit_node_t *ngx_http_apim_limit_lookup(
     ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name, uint32_t hash);
 static ngx_http_apim_limit_node_t *ngx_http_apim_limit_create(
@@ -138,6 +149,7 @@ ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_apim_limit_ctx_t  *octx = data;
 
     size_t                      len;
+    ngx_uint_t                  n;
     ngx_http_apim_limit_ctx_t  *ctx;
 
     ctx = shm_zone->data;
@@ -163,8 +175,19 @@ ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->shpool->data = ctx->sh;
 
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_apim_limit_rbtree_insert);
+    n = 1;
+
+    while (n < shm_zone->shm.size / NGX_HTTP_APIM_LIMIT_BUCKET) {
+        n <<= 1;
+    }
+
+    ctx->sh->buckets = ngx_slab_calloc(ctx->shpool, n * sizeof(void *));
+    if (ctx->sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->sh->mask = n - 1;
+
     ngx_queue_init(&ctx->sh->lru);
     ngx_queue_init(&ctx->sh->dirty);
 
@@ -181,45 +204,6 @@ ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ctx->shpool->log_nomem = 0;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_apim_limit_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t           **p;
-    ngx_http_apim_limit_node_t   *ln, *lnt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else { /* node->key == temp->key */
-
-            ln = (ngx_http_apim_limit_node_t *) node;
-            lnt = (ngx_http_apim_limit_node_t *) temp;
-
-            p = (ngx_memn2cmp(ln->name, lnt->name, ln->len, lnt->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }
 
 
@@ -451,39 +435,39 @@ static ngx_http_apim_limit_node_t *
 ngx_http_apim_limit_lookup(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
     uint32_t hash)
 {
-    ngx_int_t                    rc;
-    ngx_rbtree_node_t           *node, *sentinel;
-    ngx_http_apim_limit_node_t  *ln;
+    ngx_http_apim_limit_node_t  *node;
 
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
+    for (node = ctx->sh->buckets[hash & ctx->sh->mask];
+         node;
+         node = node->next)
+    {
+        if (node->hash == hash
+            && node->len == name->len
+            && ngx_memcmp(node->name, name->data, name->len) == 0)
+        {
+            return node;
         }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        /* hash == node->key */
-
-        ln = (ngx_http_apim_limit_node_t *) node;
-
-        rc = ngx_memn2cmp(name->data, ln->name, name->len, (size_t) ln->len);
-
-        if (rc == 0) {
-            return ln;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
+}
+
+
+static void
+ngx_http_apim_limit_unlink(ngx_http_apim_limit_ctx_t *ctx,
+    ngx_http_apim_limit_node_t *node)
+{
+    ngx_http_apim_limit_node_t  **p;
+
+    for (p = &ctx->sh->buckets[node->hash & ctx->sh->mask];
+         *p;
+         p = &(*p)->next)
+    {
+        if (*p == node) {
+            *p = node->next;
+            return;
+        }
+    }
 }
 
 
@@ -523,7 +507,7 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
 
             if (!old->is_dirty) {
                 ngx_queue_remove(&old->lru);
-                ngx_rbtree_delete(&ctx->sh->rbtree, &old->node);
+                ngx_http_apim_limit_unlink(ctx, old);
                 ngx_slab_free_locked(ctx->shpool, old);
                 n++;
             }
@@ -539,13 +523,15 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
         }
     }
 
-    node->node.key = hash;
+    node->hash = hash;
     node->usage = usage;
     node->is_dirty = 0;
     node->len = (u_short) name->len;
     ngx_memcpy(node->name, name->data, name->len);
 
-    ngx_rbtree_insert(&ctx->sh->rbtree, &node->node);
+    node->next = ctx->sh->buckets[hash & ctx->sh->mask];
+    ctx->sh->buckets[hash & ctx->sh->mask] = node;
+
     ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
 
     return node;
