@@ -32,6 +32,7 @@
 #define NGX_HTTP_APIM_ADMIN_DEPTH      16      /* JSON nesting */
 #define NGX_HTTP_APIM_ADMIN_PAGE       100
 #define NGX_HTTP_APIM_ADMIN_PAGE_MAX   1000
+#define NGX_HTTP_APIM_TIME_LEN         sizeof("-292277026596-12-31T23:59:59Z")
 
 
 /* what the directives give one admin location */

@@ -584,8 +584,8 @@ ngx_http_apim_json_metadata(yajl_gen g, ngx_pool_t *pool,
 ngx_int_t
 ngx_http_apim_json_time(yajl_gen g, const char *name, int64_t t)
 {
-    u_char  buf[sizeof("-9223372036854775807-12-31T23:59:59Z")];
     u_char  *p;
+    u_char   buf[NGX_HTTP_APIM_TIME_LEN];
 
     if (ngx_http_apim_json_key(g, name) != NGX_OK) {
         return NGX_ERROR;

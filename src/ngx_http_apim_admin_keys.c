@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "ngx_apim_usage.h"
 #include "ngx_http_apim_admin.h"
 #include "ngx_http_apim_plan.h"
 
@@ -63,6 +64,7 @@ typedef struct {
     size_t                     new_rec_len;
     int64_t                    old_expires;
     unsigned                   id_exists:1;
+    unsigned                   expired:1;
 } ngx_http_apim_admin_key_rotate_t;
 
 
@@ -95,6 +97,8 @@ static int ngx_http_apim_admin_key_delete_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
 static int ngx_http_apim_admin_key_rotate_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
+static int ngx_http_apim_admin_key_txn_get(ngx_apim_store_t *st,
+    MDB_txn *txn, ngx_str_t *id, u_char *hash, ngx_apim_key_rec_t *rec);
 static ngx_int_t ngx_http_apim_admin_key_done(ngx_http_request_t *r,
     ngx_uint_t status, u_char *rec, size_t len, ngx_str_t *key,
     ngx_str_t *previous, int64_t previous_expires);
@@ -827,7 +831,6 @@ ngx_http_apim_admin_key_patch_handler(ngx_apim_store_t *st, MDB_txn *txn,
     ngx_http_apim_admin_key_patch_t  *op = data;
 
     int                     rc;
-    ngx_apim_val_t          val;
     ngx_apim_key_rec_t      rec;
     ngx_http_apim_json_t  **v;
     u_char                  hash[NGX_APIM_HASH_LEN];
@@ -835,29 +838,9 @@ ngx_http_apim_admin_key_patch_handler(ngx_apim_store_t *st, MDB_txn *txn,
     v = op->v;
     op->rec = NULL;
 
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, op->id.data,
-                                op->id.len, &val);
+    rc = ngx_http_apim_admin_key_txn_get(st, txn, &op->id, hash, &rec);
     if (rc != NGX_APIM_STORE_OK) {
         return rc;
-    }
-
-    if (val.len != NGX_APIM_HASH_LEN) {
-        return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
-                                   "\"%.*s\" is damaged", (int) op->id.len,
-                                   op->id.data);
-    }
-
-    ngx_memcpy(hash, val.data, NGX_APIM_HASH_LEN);
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
-                                NGX_APIM_HASH_LEN, &val);
-
-    if (rc != NGX_APIM_STORE_OK
-        || ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0)
-    {
-        return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
-                                   "\"%.*s\" is damaged", (int) op->id.len,
-                                   op->id.data);
     }
 
     if (v[0]) {
@@ -979,10 +962,11 @@ ngx_http_apim_admin_key_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
 
 
 /*
- * A new key for the same consumer, plan, APIs, metadata and expiry (and
- * enabled, should the old one be disabled), and the old one expiring
- * "grace" seconds from now (never later than it would have), in one
- * transaction.
+ * A new key with the old one's consumer, plan, APIs, times, metadata and
+ * usage as the store has it (so that a rotation is no way to a new
+ * quota), and the old one expiring "grace" seconds from now (never later
+ * than it would have), in one transaction, as "apimctl key rotate" does.
+ * An expired key is not rotated: its new key would be expired too.
  */
 
 ngx_int_t
@@ -996,8 +980,10 @@ ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
     ngx_apim_store_t                  *st;
     ngx_http_apim_json_t              *v[1];
     ngx_http_apim_admin_key_rotate_t   op;
+    u_char                            *p;
     char                               id[NGX_APIM_ID_LEN + 1];
     char                               gen[NGX_APIM_KEY_LEN + 1];
+    u_char                             when[NGX_HTTP_APIM_TIME_LEN];
 
     n = ngx_http_apim_admin_fields(r, ctx,
                                    ngx_http_apim_admin_key_rotate_fields,
@@ -1057,6 +1043,17 @@ ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
                                          "no key \"%V\"", &op.id);
     }
 
+    if (op.expired) {
+        OPENSSL_cleanse(gen, sizeof(gen));
+        p = ngx_http_apim_time_format(when, op.old_expires);
+
+        return ngx_http_apim_admin_error(r, NGX_HTTP_CONFLICT,
+                                         "key \"%V\" expired at %*s: a new "
+                                         "key would take its expiry; give "
+                                         "it a later \"expires_at\" first",
+                                         &op.id, (size_t) (p - when), when);
+    }
+
     if (rc != NGX_APIM_STORE_OK || op.new_rec == NULL) {
         OPENSSL_cleanse(gen, sizeof(gen));
         return ngx_http_apim_admin_store_error(r, st);
@@ -1088,71 +1085,62 @@ ngx_http_apim_admin_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn,
 {
     ngx_http_apim_admin_key_rotate_t  *op = data;
 
-    int                  rc;
-    u_char              *old;
-    size_t               old_len;
-    int64_t              end;
-    ngx_apim_val_t       val;
-    ngx_apim_key_rec_t   rec;
-    u_char               hash[NGX_APIM_HASH_LEN];
+    int                    rc;
+    u_char                *old;
+    size_t                 old_len;
+    int64_t                end;
+    ngx_uint_t             has_usage;
+    ngx_apim_val_t         val;
+    ngx_apim_key_rec_t     rec;
+    ngx_apim_usage_rec_t   usage;
+    u_char                 hash[NGX_APIM_HASH_LEN];
+    u_char                 name[2 + NGX_APIM_KEY_MAX];
 
     op->new_rec = NULL;
     op->id_exists = 0;
+    op->expired = 0;
 
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, op->id.data,
-                                op->id.len, &val);
+    rc = ngx_http_apim_admin_key_txn_get(st, txn, &op->id, hash, &rec);
     if (rc != NGX_APIM_STORE_OK) {
         return rc;
     }
 
-    if (val.len != NGX_APIM_HASH_LEN) {
-        return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
-                                   "\"%.*s\" is damaged", (int) op->id.len,
-                                   op->id.data);
+    end = ngx_time();
+
+    if (rec.expires_at && rec.expires_at <= end) {
+        /* the new key would take its expiry, and be dead at once */
+        op->expired = 1;
+        op->old_expires = rec.expires_at;
+        return NGX_APIM_STORE_EXISTS;
     }
 
-    ngx_memcpy(hash, val.data, NGX_APIM_HASH_LEN);
+    /* its usage as the store has it: a rotation is no way to a new quota */
 
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
-                                NGX_APIM_HASH_LEN, &val);
+    ngx_memcpy(name, NGX_APIM_USAGE_PREFIX, sizeof(NGX_APIM_USAGE_PREFIX) - 1);
+    ngx_memcpy(name + sizeof(NGX_APIM_USAGE_PREFIX) - 1, op->id.data,
+               op->id.len);
 
-    if (rc != NGX_APIM_STORE_OK
-        || ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0)
-    {
-        return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
-                                   "\"%.*s\" is damaged", (int) op->id.len,
-                                   op->id.data);
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_COUNTERS, name,
+                                sizeof(NGX_APIM_USAGE_PREFIX) - 1 + op->id.len,
+                                &val);
+
+    has_usage = (rc == NGX_APIM_STORE_OK
+                 && ngx_apim_usage_rec_decode(&usage, val.data, val.len) == 0
+                 && usage.gen == rec.usage_gen);
+
+    if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
+        return rc;
     }
 
-    /* the old key, expiring at the end of the grace */
+    end += op->grace;
+    op->old_expires = (rec.expires_at && rec.expires_at < end)
+                      ? rec.expires_at : end;
 
-    end = ngx_time() + op->grace;
-
-    if (rec.expires_at == 0 || rec.expires_at > end) {
-        rec.expires_at = end;
-    }
-
-    op->old_expires = rec.expires_at;
-
-    old_len = ngx_apim_key_rec_size(&rec);
-    old = ngx_pnalloc(op->pool, old_len);
-    if (old == NULL) {
-        return NGX_APIM_STORE_ERROR;
-    }
-
-    ngx_apim_key_rec_encode(&rec, old);
-
-    /* the new key: the old one's record, but its own id, time and expiry */
-
-    if (ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0) {
-        return NGX_APIM_STORE_ERROR;
-    }
+    /* the new key: the old one's record, with its own id and time */
 
     rec.id.data = (char *) op->new_id.data;
     rec.id.len = op->new_id.len;
     rec.created = ngx_time();
-    rec.not_before = 0;
-    rec.flags = 0;
 
     op->new_rec_len = ngx_apim_key_rec_size(&rec);
     op->new_rec = ngx_pnalloc(op->pool, op->new_rec_len);
@@ -1162,30 +1150,98 @@ ngx_http_apim_admin_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn,
 
     ngx_apim_key_rec_encode(&rec, op->new_rec);
 
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
-                                NGX_APIM_HASH_LEN, old, old_len, 0);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
     rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, op->new_hash,
                                 NGX_APIM_HASH_LEN, op->new_rec,
                                 op->new_rec_len, MDB_NOOVERWRITE);
-    if (rc != NGX_APIM_STORE_OK) {
-        /* 2^-256: the same random key twice */
+
+    if (rc == NGX_APIM_STORE_OK) {
+        rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS,
+                                    op->new_id.data, op->new_id.len,
+                                    op->new_hash, NGX_APIM_HASH_LEN,
+                                    MDB_NOOVERWRITE);
+    }
+
+    if (rc == NGX_APIM_STORE_EXISTS) {
+        /* a random id (or key) taken: another one */
+        op->id_exists = 1;
         return rc;
     }
 
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS,
-                                op->new_id.data, op->new_id.len,
-                                op->new_hash, NGX_APIM_HASH_LEN,
-                                MDB_NOOVERWRITE);
-
-    if (rc == NGX_APIM_STORE_EXISTS) {
-        op->id_exists = 1;
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
     }
 
-    return rc;
+    if (has_usage) {
+        rc = ngx_apim_usage_restore(st, txn, (char *) op->new_id.data,
+                                    op->new_id.len, &usage);
+        if (rc != NGX_APIM_STORE_OK) {
+            return rc;
+        }
+    }
+
+    /*
+     * the old key, expiring at the end of the grace, read again: the puts
+     * may have moved its page
+     */
+
+    rc = ngx_http_apim_admin_key_txn_get(st, txn, &op->id, hash, &rec);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    rec.expires_at = op->old_expires;
+
+    old_len = ngx_apim_key_rec_size(&rec);
+    old = ngx_pnalloc(op->pool, old_len);
+    if (old == NULL) {
+        return NGX_APIM_STORE_ERROR;
+    }
+
+    ngx_apim_key_rec_encode(&rec, old);
+
+    return ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
+                                  NGX_APIM_HASH_LEN, old, old_len, 0);
+}
+
+
+/*
+ * A key's record by its id in a write transaction, with the HMAC it is
+ * stored under: NGX_APIM_STORE_NOT_FOUND, or an error for a damaged one.
+ */
+
+static int
+ngx_http_apim_admin_key_txn_get(ngx_apim_store_t *st, MDB_txn *txn,
+    ngx_str_t *id, u_char *hash, ngx_apim_key_rec_t *rec)
+{
+    int             rc;
+    ngx_apim_val_t  val;
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, id->data,
+                                id->len, &val);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (val.len == NGX_APIM_HASH_LEN) {
+        ngx_memcpy(hash, val.data, NGX_APIM_HASH_LEN);
+
+        rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
+                                    NGX_APIM_HASH_LEN, &val);
+
+        if (rc == NGX_APIM_STORE_OK
+            && ngx_apim_key_rec_decode(rec, val.data, val.len) == 0)
+        {
+            return NGX_APIM_STORE_OK;
+        }
+
+        if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
+            return rc;
+        }
+    }
+
+    return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
+                               "\"%.*s\" is damaged", (int) id->len,
+                               id->data);
 }
 
 

@@ -216,9 +216,15 @@ key('rot-key-0002', 'acme');
 key('rot-key-0003', 'acme', '--expires', '1h');
 key('rot-key-0004', 'acme', '--plan', 'gold', '--apis', 'orders,billing',
     '--meta', 'app=shop');
+key('rot-key-0005', 'acme');
+key('rot-key-0006', 'acme', '--expires', '1s');
+my $expired = time + 2;
+
+# the expired key has expired before nginx first answers
+select undef, undef, undef, 0.1 while time < $expired;
 
 our $HttpConfig = <<'_EOC_';
-    apim_store $TEST_NGINX_SERVER_ROOT.store-admin-usage;
+    apim_store $TEST_NGINX_SERVER_ROOT.store-admin-usage flush=50ms;
     apim_plan metered rate=10r/m burst=9 quota=10/day;
     apim_plan gold rate=100r/s burst=200 quota=1000000/month
               apis=orders,billing;
@@ -510,7 +516,60 @@ qr/apim admin: 127\.0\.0\.1 rotated key "\Q$main::Id{'rot-key-0004'}\E" to "ak_[
 
 
 
-=== TEST 13: GET plans and plans/{name}: the plans of nginx.conf with their limits; unknown: 404
+=== TEST 13: rotate carries the usage the store has: a rotation is no way to a new quota
+--- request eval
+["GET /k", "GET /k",
+ "POST /admin/keys/$main::Id{'rot-key-0005'}/rotate\n{\"grace\":60}"]
+--- more_headers eval
+["X-API-Key: rot-key-0005\n", "X-API-Key: rot-key-0005\n",
+ $main::Auth . $main::Json]
+--- error_code eval
+[200, 200, 201]
+--- response_json eval
+[undef, undef,
+ main::key_json(key => sub { $main::New = shift; 1 },
+                previous => { id => $main::Id{'rot-key-0005'}, expires_at => $main::Time })]
+--- after_response eval
+{ 1 => sub { select undef, undef, undef, 0.5 },     # flushed to the store
+  2 => sub {
+    my $id = substr($main::New, 0, 14);
+    my $res = main::http('GET', "/admin/keys/$id/usage", $main::AuthHeaders);
+    my $usage = JSON::PP->new->decode($res->{content});
+    Test::More::is($usage->{policies}[1]{used}, 2, 'the new key has used 2');
+    $res = main::http('GET', '/k', { 'X-API-Key' => $main::New });
+    $res = main::http('GET', "/admin/keys/$id/usage", $main::AuthHeaders);
+    $usage = JSON::PP->new->decode($res->{content});
+    Test::More::is($usage->{policies}[1]{used}, 3, 'and counts on');
+  } }
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 14: rotate an expired key: 409, nothing changed
+--- request eval
+["POST /admin/keys/$main::Id{'rot-key-0006'}/rotate\n{\"grace\":60}",
+ "GET /admin/keys?limit=1000"]
+--- more_headers eval
+$main::Auth . $main::Json
+--- error_code eval
+[409, 200]
+--- response_body_like eval
+[qr/\A\{"type":"about:blank","title":"Conflict","status":409,"detail":"key \\"\Q$main::Id{'rot-key-0006'}\E\\" expired at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: a new key would take its expiry; give it a later \\"expires_at\\" first","instance":"[^"]+"\}\n\z/,
+ qr/"next_cursor":null\}\n\z/]
+--- after_response eval
+{ 1 => sub {
+    Test::More::is(scalar(() = main::apimctl('key', 'list') =~ /\n/g), 12,
+                   'no key was made (13 keys)');
+} }
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 15: GET plans and plans/{name}: the plans of nginx.conf with their limits; unknown: 404
 --- request eval
 ["GET /admin/plans", "GET /admin/plans/trial", "GET /admin/plans/platinum"]
 --- more_headers eval
@@ -530,7 +589,7 @@ $main::Auth
 
 
 
-=== TEST 14: GET status: the store's status, as apim_status answers it
+=== TEST 16: GET status: the store's status, as apim_status answers it
 --- request
 GET /admin/status
 --- more_headers eval
@@ -542,7 +601,7 @@ Content-Type: application/json
 [{ store => { path => $main::Store, schema => 'nginx-apim-store/1',
               size => 1073741824, map_bytes => 16777216,
               used_bytes => qr/\A\d+\z/,
-              records => { consumers => 1, keys => 10, key_ids => 10,
+              records => { consumers => 1, keys => 13, key_ids => 13,
                            counters => qr/\A\d+\z/, policies => 0,
                            analytics => 0 } },
    nginx_version => qr/\A\d+\.\d+\.\d+\z/, module_version => qr/\A\d+\.\d+\.\d+\z/ }]
