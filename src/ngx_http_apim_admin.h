@@ -48,7 +48,7 @@ typedef struct {
     ngx_apim_hmac_t              *hmac;
     ngx_array_t                  *plans;       /* ngx_http_apim_plan_t */
     ngx_shm_zone_t              **zone;        /* set in postconfiguration */
-    ngx_http_apim_admin_token_t  *token;       /* NULL: unprotected */
+    ngx_http_apim_admin_token_t  *token;       /* NULL: none configured */
     size_t                        body_max;
     ngx_flag_t                    unprotected;
     ngx_http_core_loc_conf_t     *clcf;

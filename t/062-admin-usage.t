@@ -197,6 +197,13 @@ sub usage {
                    reset => midnight() } ] };
 }
 
+# the rate policy, whatever is left of it (a block starts a while after
+# the one before)
+
+our $AnyRate = { name => 'rate', limit => 10, window => 60,
+                 used => qr/\A[01]\z/, remaining => qr/\A(?:9|10)\z/,
+                 reset => $Time };
+
 sub key_json {
     my (%f) = @_;
 
@@ -338,11 +345,12 @@ $main::Auth . $main::Json
 --- response_json eval
 [undef,
  { %{ main::usage('usage-key-0001', 1, 1) }, plan => 'bigger',
-   policies => [main::usage('usage-key-0001', 1, 1)->{policies}[0],
+   policies => [$main::AnyRate,
                 { name => 'quota', limit => 20, window => 'day', used => 1,
                   remaining => 19, reset => main::midnight() }] },
  undef,
- main::usage('usage-key-0001', 1, 1)]
+ { %{ main::usage('usage-key-0001', 1, 1) },
+   policies => [$main::AnyRate, main::usage('usage-key-0001', 1, 1)->{policies}[1]] }]
 --- no_error_log
 [error]
 [alert]
