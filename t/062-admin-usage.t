@@ -378,8 +378,7 @@ qq{apim admin: 127.0.0.1 reset the usage of key "$main::Id{'usage-key-0001'}"}
 --- more_headers eval
 [("X-API-Key: quota-key-0001\n") x 9, $main::Auth, "X-API-Key: quota-key-0001\n"]
 --- init
-# the quota is used up over two blocks' worth of rate: 10 requests at once
-# would hit the rate limit's burst of 9 + 1 first
+# ten requests use the quota up (and the rate's burst of 9 + 1 with it)
 for (1 .. 10) {
     my $res = main::http('GET', '/k', { 'X-API-Key' => 'quota-key-0001' });
     last if $res->{status} != 200;
