@@ -68,13 +68,14 @@ typedef struct {
     ngx_http_apim_query_point_t    totals;
     ngx_http_apim_query_party_t   *hash[NGX_HTTP_APIM_QUERY_HASH];
     ngx_uint_t                     failed;
+    ngx_int_t                      rc;         /* of a 400 sent */
 } ngx_http_apim_query_t;
 
 
 static ngx_int_t ngx_http_apim_query_args(ngx_http_request_t *r,
     ngx_http_apim_query_t *q);
-static ngx_int_t ngx_http_apim_query_bad(ngx_http_request_t *r, char *name,
-    char *reason);
+static ngx_int_t ngx_http_apim_query_bad(ngx_http_request_t *r,
+    ngx_http_apim_query_t *q, char *name, char *reason);
 static int64_t ngx_http_apim_query_time(ngx_str_t *s);
 static ngx_int_t ngx_http_apim_query_digits(u_char *p, ngx_uint_t n);
 static int ngx_http_apim_query_record(const ngx_apim_val_t *key,
@@ -146,6 +147,11 @@ ngx_http_apim_analytics_get(ngx_http_request_t *r)
     q->top = NGX_HTTP_APIM_QUERY_TOP;
 
     rv = ngx_http_apim_query_args(r, q);
+
+    if (rv == NGX_DONE) {
+        return q->rc;
+    }
+
     if (rv != NGX_OK) {
         return rv;
     }
@@ -284,14 +290,14 @@ ngx_http_apim_query_args(ngx_http_request_t *r, ngx_http_apim_query_t *q)
         name.data = dst;
 
         if (s == NULL) {
-            return ngx_http_apim_query_bad(r, (char *) name.data,
+            return ngx_http_apim_query_bad(r, q, (char *) name.data,
                                            "is not one of api, consumer, "
                                            "plan, from, to, granularity "
                                            "and top");
         }
 
         if (s->data) {
-            return ngx_http_apim_query_bad(r, (char *) name.data,
+            return ngx_http_apim_query_bad(r, q, (char *) name.data,
                                            "is given twice");
         }
 
@@ -307,7 +313,7 @@ ngx_http_apim_query_args(ngx_http_request_t *r, ngx_http_apim_query_t *q)
         if ((s == &q->api || s == &q->consumer || s == &q->plan)
             && !ngx_apim_name_valid((char *) s->data, s->len))
         {
-            return ngx_http_apim_query_bad(r, (char *) name.data,
+            return ngx_http_apim_query_bad(r, q, (char *) name.data,
                                            "must be a name of 1 to 64 "
                                            "characters of A-Z a-z 0-9 . _ -");
         }
@@ -337,14 +343,14 @@ ngx_http_apim_query_args(ngx_http_request_t *r, ngx_http_apim_query_t *q)
         span = 30 * 86400;
 
     } else {
-        return ngx_http_apim_query_bad(r, "granularity",
+        return ngx_http_apim_query_bad(r, q, "granularity",
                                        "must be minute, hour or day");
     }
 
     if (to_s.data) {
         to = ngx_http_apim_query_time(&to_s);
         if (to < 0) {
-            return ngx_http_apim_query_bad(r, "to",
+            return ngx_http_apim_query_bad(r, q, "to",
                                            "must be an RFC 3339 time, such "
                                            "as 2026-01-31T12:00:00Z, or "
                                            "seconds since the epoch");
@@ -357,14 +363,14 @@ ngx_http_apim_query_args(ngx_http_request_t *r, ngx_http_apim_query_t *q)
     if (from_s.data) {
         from = ngx_http_apim_query_time(&from_s);
         if (from < 0) {
-            return ngx_http_apim_query_bad(r, "from",
+            return ngx_http_apim_query_bad(r, q, "from",
                                            "must be an RFC 3339 time, such "
                                            "as 2026-01-31T12:00:00Z, or "
                                            "seconds since the epoch");
         }
 
         if (from > to) {
-            return ngx_http_apim_query_bad(r, "from",
+            return ngx_http_apim_query_bad(r, q, "from",
                                            "must not be later than \"to\"");
         }
 
@@ -376,7 +382,7 @@ ngx_http_apim_query_args(ngx_http_request_t *r, ngx_http_apim_query_t *q)
         n = ngx_atoi(top_s.data, top_s.len);
 
         if (n < 1 || n > NGX_HTTP_APIM_QUERY_TOP_MAX) {
-            return ngx_http_apim_query_bad(r, "top",
+            return ngx_http_apim_query_bad(r, q, "top",
                                            "must be a number from 1 to 100");
         }
 
@@ -390,8 +396,11 @@ ngx_http_apim_query_args(ngx_http_request_t *r, ngx_http_apim_query_t *q)
 }
 
 
+/* answers 400; NGX_DONE tells the caller that q->rc finalizes the request */
+
 static ngx_int_t
-ngx_http_apim_query_bad(ngx_http_request_t *r, char *name, char *reason)
+ngx_http_apim_query_bad(ngx_http_request_t *r, ngx_http_apim_query_t *q,
+    char *name, char *reason)
 {
     u_char                   *p;
     size_t                    len;
@@ -413,7 +422,9 @@ ngx_http_apim_query_bad(ngx_http_request_t *r, char *name, char *reason)
     pr.detail.len = ngx_sprintf(p, "The parameter \"%s\" %s.", name, reason)
                     - p;
 
-    return ngx_http_apim_problem_send(r, &pr);
+    q->rc = ngx_http_apim_problem_send(r, &pr);
+
+    return NGX_DONE;
 }
 
 
