@@ -116,6 +116,8 @@ static ngx_int_t ngx_http_apim_quota_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_apim_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_apim_time_ms_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_apim_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -305,6 +307,9 @@ static ngx_http_variable_t  ngx_http_apim_vars[] = {
 
     { ngx_string("apim_status"), NULL, ngx_http_apim_status_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apim_request_time_ms"), NULL,
+      ngx_http_apim_time_ms_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -989,6 +994,37 @@ ngx_http_apim_status_variable(ngx_http_request_t *r,
     v->no_cacheable = 1;
     v->not_found = 0;
     v->data = ngx_http_apim_status_names[ctx->status].data;
+
+    return NGX_OK;
+}
+
+
+/* $request_time in whole milliseconds, as Tyk's RequestTime has it */
+
+static ngx_int_t
+ngx_http_apim_time_ms_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char          *p;
+    ngx_time_t      *tp;
+    ngx_msec_int_t   ms;
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+    ms = ngx_max(ms, 0);
+
+    v->len = ngx_sprintf(p, "%M", ms) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
 
     return NGX_OK;
 }
