@@ -38,28 +38,28 @@
 
 
 typedef struct {
-    uint32_t                       next;      /* in a bucket, or free */
-    uint32_t                       total;     /* the series' total node */
-    uint32_t                       hash;
-    uint32_t                       minute;    /* 0: a series' total */
-    u_char                         used;
-    u_char                         status_class;
-    u_char                         api_len;
-    u_char                         consumer_len;
-    u_char                         plan_len;
-    u_char                         names[NGX_HTTP_APIM_ANALYTICS_NAMES];
-    ngx_apim_analytics_counts_t    counts;
+    uint32_t                         next;      /* in a bucket, or free */
+    uint32_t                         total;     /* the series' total node */
+    uint32_t                         hash;
+    uint32_t                         minute;    /* 0: a series' total */
+    u_char                           used;
+    u_char                           status_class;
+    u_char                           api_len;
+    u_char                           consumer_len;
+    u_char                           plan_len;
+    u_char                           names[NGX_HTTP_APIM_ANALYTICS_NAMES];
+    ngx_apim_analytics_counts_t      counts;
 } ngx_http_apim_analytics_node_t;
 
 
 typedef struct {
-    uint32_t                       nodes;
-    uint32_t                       used;
-    uint32_t                       free;
-    uint32_t                       mask;      /* buckets - 1 */
-    uint64_t                       dropped;
-    ngx_uint_t                     full;      /* a drop was logged */
-    uint32_t                      *buckets;
+    uint32_t                         nodes;
+    uint32_t                         used;
+    uint32_t                         free;
+    uint32_t                         mask;      /* buckets - 1 */
+    uint64_t                         dropped;
+    ngx_uint_t                       full;      /* a drop was logged */
+    uint32_t                        *buckets;
     ngx_http_apim_analytics_node_t  *node;
 } ngx_http_apim_analytics_sh_t;
 
@@ -295,6 +295,20 @@ ngx_http_apim_analytics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    len = sizeof(" in apim zone \"\"") + shm_zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in apim zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* the sizes below are tried smaller until they fit: no log of that */
+
+    shpool->log_nomem = 0;
+
     /* as many nodes as fit, with a power of two of buckets */
 
     n = (uint32_t) (shm_zone->shm.size / 16 * 15
@@ -346,18 +360,6 @@ ngx_http_apim_analytics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->sh = sh;
     shpool->data = sh;
-
-    len = sizeof(" in apim zone \"\"") + shm_zone->shm.name.len;
-
-    shpool->log_ctx = ngx_slab_alloc(shpool, len);
-    if (shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(shpool->log_ctx, " in apim zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    shpool->log_nomem = 0;
 
     return NGX_OK;
 }

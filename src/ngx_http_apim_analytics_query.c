@@ -99,6 +99,10 @@ static ngx_int_t ngx_http_apim_query_filter(yajl_gen g, const char *name,
 
 static ngx_str_t  ngx_http_apim_query_type = ngx_string("application/json");
 
+static int64_t  ngx_http_apim_query_mdays[] = {
+    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+};
+
 
 ngx_int_t
 ngx_http_apim_analytics_get(ngx_http_request_t *r)
@@ -127,6 +131,10 @@ ngx_http_apim_analytics_get(ngx_http_request_t *r)
                                 "HEAD.");
 
         return ngx_http_apim_problem_send(r, &pr);
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
     }
 
     if (ngx_http_apim_analytics_zone() == NULL) {
@@ -467,7 +475,9 @@ ngx_http_apim_query_time(ngx_str_t *s)
     mm = ngx_http_apim_query_digits(p + 14, 2);
     ss = ngx_http_apim_query_digits(p + 17, 2);
 
-    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > 31
+    if (y < 1970 || m < 1 || m > 12 || d < 1
+        || d > ngx_http_apim_query_mdays[m - 1]
+               + (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
         || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
     {
         return -1;

@@ -506,6 +506,7 @@ qr/\A\{"granularity":"minute","from":"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z","to":"\d{4}
  "GET /analytics?from=yesterday",
  "GET /analytics?to=2026-13-01T00:00:00Z",
  "GET /analytics?to=2026-02-01T00:00:00",
+ "GET /analytics?from=2026-02-29T00:00:00Z",
  "GET /analytics?api=bad%20name",
  "GET /analytics?consumer=",
  "GET /analytics?plan=" . ('p' x 65),
@@ -515,12 +516,13 @@ qr/\A\{"granularity":"minute","from":"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z","to":"\d{4}
  "GET /analytics?api=a&api=b",
  "GET /analytics?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"]
 --- error_code eval
-[(400) x 12]
+[(400) x 13]
 --- response_body eval
 [main::bad('The parameter "granularity" must be minute, hour or day.'),
  main::bad('The parameter "from" must be an RFC 3339 time, such as 2026-01-31T12:00:00Z, or seconds since the epoch.'),
  main::bad('The parameter "to" must be an RFC 3339 time, such as 2026-01-31T12:00:00Z, or seconds since the epoch.'),
  main::bad('The parameter "to" must be an RFC 3339 time, such as 2026-01-31T12:00:00Z, or seconds since the epoch.'),
+ main::bad('The parameter "from" must be an RFC 3339 time, such as 2026-01-31T12:00:00Z, or seconds since the epoch.'),
  main::bad('The parameter "api" must be a name of 1 to 64 characters of A-Z a-z 0-9 . _ -.'),
  main::bad('The parameter "consumer" must be a name of 1 to 64 characters of A-Z a-z 0-9 . _ -.'),
  main::bad('The parameter "plan" must be a name of 1 to 64 characters of A-Z a-z 0-9 . _ -.'),

@@ -215,8 +215,8 @@ add_response_body_check(sub {
     }
 });
 
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked
+# "--- after_response eval": { request index => code }, run with the body
+# once that response has been checked
 
 add_response_body_check(sub {
     my ($block, $body, $idx) = @_;
@@ -226,7 +226,7 @@ add_response_body_check(sub {
 
     my $code = $block->after_response->{$idx} or return;
 
-    $code->();
+    $code->($body);
 });
 
 # the sums of $request_length and $bytes_sent in the access log of the
@@ -469,3 +469,46 @@ qr/\[emerg\] \d+#\d+: "apim_metrics" directive needs "apim_analytics" before it 
 --- must_die
 --- error_log eval
 qr/\[emerg\] \d+#\d+: apim_metrics: invalid parameter "consumer_label=yes", it must be "consumer_label=on" or "consumer_label=off" in \S+\/nginx\.conf:\d+$/
+
+
+
+=== TEST 9: a full zone drops the requests of new series and counts them; the rest stay exact
+--- http_config
+    apim_store $TEST_NGINX_SERVER_ROOT.store-metrics;
+    apim_analytics zone=64k;
+--- config eval
+join('', map { "    location = /a$_ { apim_api a$_; empty_gif; }\n" } 1 .. 100)
+. "    location = /metrics { apim_metrics; }\n"
+--- request eval
+[(map { "GET /a$_" } 1 .. 100), "GET /metrics"]
+--- error_code eval
+[(200) x 101]
+--- after_response eval
+{ 100 => sub {
+    my ($err, $samples) = main::parse_exposition($_[0]);
+
+    Test::More::is_deeply($err, [], 'a valid exposition');
+
+    my $counted = 0;
+
+    for my $k (keys %$samples) {
+        $counted += $samples->{$k} if $k =~ /\Aapim_requests_total\{/;
+    }
+
+    my $dropped = $samples->{'apim_analytics_dropped_total{}'};
+
+    Test::More::cmp_ok($dropped, '>', 0, 'some requests were dropped');
+    Test::More::cmp_ok($counted, '>', 0, 'some requests were counted');
+    Test::More::is($counted + $dropped, 100,
+                   'counted and dropped make the requests sent');
+    Test::More::is($samples->{'apim_requests_total{api="a1",plan="",status="2xx"}'},
+                   1, 'the first series is counted');
+
+    open my $fh, '<', main::server_root() . '/logs/error.log' or die;
+    my $warned = grep { /\[warn\] .*apim analytics: the zone is full, requests are not counted: raise apim_analytics zone=/ } <$fh>;
+
+    Test::More::is($warned, 1, 'a warning, once');
+} }
+--- no_error_log
+[error]
+[alert]
