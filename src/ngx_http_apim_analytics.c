@@ -31,6 +31,7 @@
 #define NGX_HTTP_APIM_ANALYTICS_BATCH      256
 #define NGX_HTTP_APIM_ANALYTICS_EXPIRE     1024
 #define NGX_HTTP_APIM_ANALYTICS_MINUTES    3600     /* minute buckets kept */
+#define NGX_HTTP_APIM_ANALYTICS_IDLE       60       /* minutes, see flush */
 #define NGX_HTTP_APIM_ANALYTICS_FLUSH      10000
 #define NGX_HTTP_APIM_ANALYTICS_RETENTION  (30 * 86400)
 #define NGX_HTTP_APIM_ANALYTICS_SIZE       (8 * 1024 * 1024)
@@ -42,6 +43,8 @@ typedef struct {
     uint32_t                         total;     /* the series' total node */
     uint32_t                         hash;
     uint32_t                         minute;    /* 0: a series' total */
+    uint32_t                         refs;      /* a total's minute nodes */
+    uint32_t                         last;      /* a total's last minute */
     u_char                           used;
     u_char                           status_class;
     u_char                           api_len;
@@ -535,6 +538,8 @@ ngx_http_apim_analytics_insert(ngx_http_apim_analytics_sh_t *sh,
     node->hash = id->hash;
     node->minute = id->minute;
     node->total = NGX_HTTP_APIM_ANALYTICS_NONE;
+    node->refs = 0;
+    node->last = id->minute;
     node->status_class = (u_char) id->status_class;
     node->api_len = (u_char) id->api.len;
     node->consumer_len = (u_char) id->consumer.len;
@@ -584,6 +589,9 @@ ngx_http_apim_analytics_create(ngx_http_apim_analytics_sh_t *sh,
 
     node->total = (uint32_t) (total - sh->node);
 
+    total->refs++;
+    total->last = id->minute;
+
     return node;
 }
 
@@ -593,6 +601,10 @@ ngx_http_apim_analytics_free(ngx_http_apim_analytics_sh_t *sh,
     ngx_http_apim_analytics_node_t *node)
 {
     uint32_t   i, *prev;
+
+    if (node->total != NGX_HTTP_APIM_ANALYTICS_NONE) {
+        sh->node[node->total].refs--;
+    }
 
     i = (uint32_t) (node - sh->node);
 
@@ -631,6 +643,11 @@ ngx_http_apim_analytics_names(ngx_http_apim_analytics_node_t *node,
  * "batches" batches (0: a whole pass, from the first node), NGX_AGAIN when
  * the pass is not over.  Minute nodes of past minutes are freed once
  * written.  A batch that cannot be written goes back into the zone.
+ *
+ * When the zone is seven eighths full, the totals of series idle for an
+ * hour are freed too, so that consumers that come and go do not fill it
+ * for good: their metrics go away, and start again from zero if they come
+ * back, which Prometheus reads as a new series or a counter reset.
  */
 
 ngx_int_t
@@ -692,7 +709,19 @@ ngx_http_apim_analytics_flush(ngx_shm_zone_t *zone, ngx_log_t *log,
         {
             node = &sh->node[ngx_http_apim_analytics_pos++];
 
-            if (!node->used || node->minute == 0) {
+            if (!node->used) {
+                continue;
+            }
+
+            if (node->minute == 0) {
+                if (node->refs == 0
+                    && node->last + NGX_HTTP_APIM_ANALYTICS_IDLE < minute
+                    && sh->used > sh->nodes - sh->nodes / 8)
+                {
+                    ngx_http_apim_analytics_free(sh, node);
+                    freed = 1;
+                }
+
                 continue;
             }
 
@@ -857,6 +886,14 @@ ngx_http_apim_analytics_restore(ngx_http_apim_analytics_ctx_t *ctx,
 
         ngx_http_apim_analytics_hash(&e->id);
 
+        /* the total that took the counts, if it is still there */
+
+        tid = e->id;
+        tid.minute = 0;
+        ngx_http_apim_analytics_hash(&tid);
+
+        total = ngx_http_apim_analytics_lookup(ctx->sh, &tid);
+
         node = ngx_http_apim_analytics_lookup(ctx->sh, &e->id);
 
         if (node == NULL) {
@@ -870,12 +907,6 @@ ngx_http_apim_analytics_restore(ngx_http_apim_analytics_ctx_t *ctx,
         }
 
         ngx_apim_analytics_add(&node->counts, &e->counts);
-
-        tid = e->id;
-        tid.minute = 0;
-        ngx_http_apim_analytics_hash(&tid);
-
-        total = ngx_http_apim_analytics_lookup(ctx->sh, &tid);
 
         if (total) {
             ngx_apim_analytics_sub(&total->counts, &e->counts);
