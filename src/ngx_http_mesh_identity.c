@@ -271,17 +271,33 @@ ngx_http_mesh_mtls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mesh_loc_conf_t *mlcf = conf;
 
-    char                       *rv;
-    ngx_command_t               enum_cmd;
+    ngx_str_t                  *value;
+    ngx_conf_enum_t            *e;
     ngx_http_mesh_main_conf_t  *mmcf;
 
-    enum_cmd = *cmd;
-    enum_cmd.post = ngx_http_mesh_mtls_modes;
-
-    rv = ngx_conf_set_enum_slot(cf, &enum_cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
+    if (mlcf->mtls != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
     }
+
+    value = cf->args->elts;
+
+    for (e = ngx_http_mesh_mtls_modes; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            break;
+        }
+    }
+
+    if (e->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"off\", \"permissive\" or \"strict\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->mtls = e->value;
 
     if (mlcf->mtls != NGX_HTTP_MESH_MTLS_OFF) {
         mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mesh_module);
