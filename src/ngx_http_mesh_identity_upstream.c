@@ -38,6 +38,7 @@ typedef struct {
     ngx_event_notify_peer_pt         notify;
     ngx_event_set_peer_session_pt    set_session;
     ngx_event_save_peer_session_pt   save_session;
+    ngx_http_request_t              *request;
 } ngx_http_mesh_upstream_peer_t;
 
 
@@ -58,8 +59,11 @@ static ngx_int_t ngx_http_mesh_upstream_match(ngx_array_t *patterns,
     ngx_str_t *id);
 
 
-/* the upstream connection's checked SPIFFE ID (an ngx_str_t in its pool) */
+/* the upstream connection's checked SPIFFE ID (an ngx_str_t in its pool),
+   or ngx_http_mesh_upstream_refused */
 static int  ngx_http_mesh_upstream_index = -1;
+
+static ngx_str_t  ngx_http_mesh_upstream_refused = ngx_null_string;
 
 
 char *
@@ -212,6 +216,7 @@ ngx_http_mesh_upstream_init_peer(ngx_http_request_t *r,
     mp->notify = u->peer.notify;
     mp->set_session = u->peer.set_session;
     mp->save_session = u->peer.save_session;
+    mp->request = r;
 
     u->peer.data = mp;
     u->peer.get = ngx_http_mesh_upstream_get_peer;
@@ -240,7 +245,6 @@ ngx_http_mesh_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ngx_int_t                  rc;
     ngx_str_t                 *id, none;
-    ngx_http_request_t        *r;
     ngx_http_mesh_loc_conf_t  *mlcf;
 
     rc = mp->get(pc, mp->data);
@@ -256,8 +260,7 @@ ngx_http_mesh_upstream_get_peer(ngx_peer_connection_t *pc, void *data)
                              ngx_http_mesh_upstream_index);
     }
 
-    r = pc->connection->data;
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
+    mlcf = ngx_http_get_module_loc_conf(mp->request, ngx_http_mesh_module);
 
     if (id && ngx_http_mesh_upstream_match(mlcf->upstream_ids, id)) {
         return NGX_DONE;
@@ -320,8 +323,11 @@ ngx_http_mesh_upstream_save_session(ngx_peer_connection_t *pc, void *data)
 /*
  * OpenSSL's verdict on the chain at other depths is left for nginx's own
  * proxy_ssl_verify to act on; at depth 0 the leaf must be an SVID verified
- * to our bundle whose ID matches, or the handshake fails.  The callback may
- * run more than once at depth 0: the first verdict is kept.
+ * to our bundle whose ID matches.  A refusal fails the handshake, or, with
+ * proxy_ssl_verify on, lets it end and leaves an error in the verify
+ * result, which nginx then refuses with a line at [error] rather than a
+ * failed handshake at [crit].  The callback may run more than once at
+ * depth 0: the first verdict is kept in the SSL object.
  */
 
 static int
@@ -346,12 +352,18 @@ ngx_http_mesh_upstream_verify(int ok, X509_STORE_CTX *x509_store)
         return 0;
     }
 
-    if (SSL_get_ex_data(ssl_conn, ngx_http_mesh_upstream_index)) {
-        return 1;
-    }
-
     c = ngx_ssl_get_connection(ssl_conn);
     r = c->data;
+
+    id = SSL_get_ex_data(ssl_conn, ngx_http_mesh_upstream_index);
+
+    if (id == &ngx_http_mesh_upstream_refused) {
+        goto refused;
+    }
+
+    if (id) {
+        return 1;
+    }
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
     mscf = ngx_http_get_module_srv_conf(r, ngx_http_mesh_module);
@@ -371,14 +383,14 @@ ngx_http_mesh_upstream_verify(int ok, X509_STORE_CTX *x509_store)
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "mesh_upstream_id refused the upstream: its "
                       "certificate is no valid SVID: %V", &peer.error);
-        return 0;
+        goto refuse;
     }
 
     if (!ngx_http_mesh_upstream_match(mlcf->upstream_ids, &peer.id)) {
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "mesh_upstream_id refused the upstream: its SPIFFE ID "
                       "\"%V\" does not match", &peer.id);
-        return 0;
+        goto refuse;
     }
 
     id = ngx_palloc(c->pool, sizeof(ngx_str_t));
@@ -394,6 +406,25 @@ ngx_http_mesh_upstream_verify(int ok, X509_STORE_CTX *x509_store)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "mesh upstream id: \"%V\"", id);
+
+    return 1;
+
+refuse:
+
+    if (SSL_set_ex_data(ssl_conn, ngx_http_mesh_upstream_index,
+                        &ngx_http_mesh_upstream_refused)
+        == 0)
+    {
+        return 0;
+    }
+
+refused:
+
+    if (!r->upstream->conf->ssl_verify) {
+        return 0;
+    }
+
+    X509_STORE_CTX_set_error(x509_store, X509_V_ERR_APPLICATION_VERIFICATION);
 
     return 1;
 }
