@@ -359,7 +359,7 @@ main::bundle('missing.pem')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/missing.pem" cannot be opened (2: No such file or directory)}
+[qq{mesh_trust_bundle "$main::Pki/missing.pem" cannot be opened (2: No such file or directory)}, '[emerg]']
 
 
 
@@ -369,7 +369,7 @@ main::bundle('empty.pem')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/empty.pem": no certificate found}
+[qq{mesh_trust_bundle "$main::Pki/empty.pem": no certificate found}, '[emerg]']
 
 
 
@@ -379,7 +379,7 @@ main::bundle('junk.pem')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/junk.pem": no certificate found}
+[qq{mesh_trust_bundle "$main::Pki/junk.pem": no certificate found}, '[emerg]']
 
 
 
@@ -389,7 +389,7 @@ main::bundle('leaf.pem')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/leaf.pem": certificate 1 is not a CA}
+[qq{mesh_trust_bundle "$main::Pki/leaf.pem": certificate 1 is not a CA}, '[emerg]']
 
 
 
@@ -399,7 +399,7 @@ main::bundle('broken.pem')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/broken.pem": certificate 1 is not valid PEM}
+[qq{mesh_trust_bundle "$main::Pki/broken.pem": certificate 1 is not valid PEM}, '[emerg]']
 
 
 
@@ -409,7 +409,7 @@ main::bundle('bad.json')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/bad.json": invalid JSON}
+[qq{mesh_trust_bundle "$main::Pki/bad.json": invalid JSON}, '[emerg]']
 
 
 
@@ -419,7 +419,7 @@ main::bundle('nokeys.json')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/nokeys.json": no "keys" array}
+[qq{mesh_trust_bundle "$main::Pki/nokeys.json": no "keys" array}, '[emerg]']
 
 
 
@@ -429,7 +429,7 @@ main::bundle('nouse.json')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/nouse.json": key 1 has no "use"}
+[qq{mesh_trust_bundle "$main::Pki/nouse.json": key 1 has no "use"}, '[emerg]']
 
 
 
@@ -439,7 +439,7 @@ main::bundle('two.json')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/two.json": key 1: "x5c" must hold exactly one certificate}
+[qq{mesh_trust_bundle "$main::Pki/two.json": key 1: "x5c" must hold exactly one certificate}, '[emerg]']
 
 
 
@@ -449,7 +449,7 @@ main::bundle('notb64.json')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/notb64.json": key 1: "x5c" is not base64}
+[qq{mesh_trust_bundle "$main::Pki/notb64.json": key 1: "x5c" is not base64}, '[emerg]']
 
 
 
@@ -459,7 +459,7 @@ main::bundle('notder.json')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/notder.json": key 1: "x5c" is not a DER certificate}
+[qq{mesh_trust_bundle "$main::Pki/notder.json": key 1: "x5c" is not a DER certificate}, '[emerg]']
 
 
 
@@ -469,7 +469,7 @@ main::bundle('jwtonly.json')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/jwtonly.json": no "x509-svid" key}
+[qq{mesh_trust_bundle "$main::Pki/jwtonly.json": no "x509-svid" key}, '[emerg]']
 
 
 
@@ -479,7 +479,7 @@ main::bundle('leaf.json')
 --- config
 --- must_die
 --- error_log eval
-qq{mesh_trust_bundle "$main::Pki/leaf.json": certificate 1 is not a CA}
+[qq{mesh_trust_bundle "$main::Pki/leaf.json": certificate 1 is not a CA}, '[emerg]']
 
 
 
@@ -490,6 +490,7 @@ main::bad_config("        mesh_trust_bundle Example.org $main::Pki/ca.crt;")
 --- must_die
 --- error_log
 invalid trust domain "Example.org": an uppercase letter in the trust domain
+[emerg]
 
 
 
@@ -500,6 +501,7 @@ main::bad_config("        mesh_trust_domain example.org:8443;")
 --- must_die
 --- error_log
 invalid trust domain "example.org:8443": a port
+[emerg]
 
 
 
@@ -511,6 +513,7 @@ main::bad_config("        mesh_trust_domain example.org;\n"
 --- must_die
 --- error_log
 no "mesh_trust_bundle" for the trust domain "example.org" of "mesh_trust_domain"
+[emerg]
 
 
 
@@ -521,6 +524,7 @@ main::bad_config("        mesh_mtls strict;")
 --- must_die
 --- error_log
 "mesh_mtls" needs "mesh_trust_bundle" in the server in
+[emerg]
 
 
 
@@ -531,6 +535,7 @@ main::bad_config("        mesh_mtls strictly;")
 --- must_die
 --- error_log
 invalid value "strictly" in "mesh_mtls" directive, it must be "off", "permissive" or "strict"
+[emerg]
 
 
 

@@ -426,7 +426,7 @@ GET /foreign
 --- error_code: 502
 --- error_log
 mesh_upstream_id refused the upstream: its certificate is no valid SVID: unable to get local issuer certificate, SPIFFE ID "spiffe://example.org/ns/shop/sa/orders"
-SSL_do_handshake() failed
+[crit]
 --- no_error_log
 [alert]
 
@@ -509,6 +509,7 @@ mesh_upstream_id needs the upstream to be proxied over TLS with proxy_ssl_sessio
 --- must_die
 --- error_log
 invalid SPIFFE ID pattern "spiffe://example.org/ns/*/sa": an invalid character in the path
+[emerg]
 
 
 
@@ -521,3 +522,4 @@ invalid SPIFFE ID pattern "spiffe://example.org/ns/*/sa": an invalid character i
 --- must_die
 --- error_log
 invalid SPIFFE ID pattern "spiffe://Example.org/*": an uppercase letter in the trust domain
+[emerg]
