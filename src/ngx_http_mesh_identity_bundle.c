@@ -471,6 +471,11 @@ ngx_http_mesh_bundle_get(ngx_conf_t *cf, ngx_http_mesh_srv_conf_t *mscf,
         return NULL;
     }
 
+    /* every certificate of a SPIFFE bundle is a trust anchor, even one
+       that is not self-signed */
+
+    X509_STORE_set_flags(b->store, X509_V_FLAG_PARTIAL_CHAIN);
+
     cln->handler = ngx_http_mesh_bundle_cleanup;
     cln->data = b->store;
 

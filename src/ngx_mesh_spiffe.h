@@ -48,10 +48,10 @@ const char *ngx_mesh_spiffe_check_pattern(const ngx_mesh_str_t *pattern);
 
 /*
  * 1 when the ID matches the pattern: a lone star matches any ID; a pattern
- * ending in a slash and a star matches every ID below that prefix (not the prefix itself); any
- * other pattern matches only the same ID, byte for byte.  The ID must have
- * passed ngx_mesh_spiffe_parse() and the pattern
- * ngx_mesh_spiffe_check_pattern().
+ * ending in a slash and a star matches every ID below that prefix (not the
+ * prefix itself); any other pattern matches only the same ID, byte for
+ * byte.  An empty ID matches nothing.  The ID must have passed
+ * ngx_mesh_spiffe_parse() and the pattern ngx_mesh_spiffe_check_pattern().
  */
 
 int ngx_mesh_spiffe_match(const ngx_mesh_str_t *pattern,

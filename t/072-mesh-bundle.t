@@ -167,6 +167,23 @@ sub x5c {
     return encode_base64(slurp("$Pki/$name.der"), '');
 }
 
+# an intermediate CA NAME signed by the CA named
+
+sub intermediate {
+    my ($name, $ca) = @_;
+
+    openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout',
+            '-out', "$Pki/$name.key");
+    openssl('req', '-new', '-config', "$Pki/openssl.cnf",
+            '-key', "$Pki/$name.key", '-subj', "/O=nginx-apim tests/CN=$name",
+            '-out', "$Pki/$name.csr");
+    openssl('ca', '-batch', '-config', "$Pki/openssl.cnf", '-notext',
+            '-name', 'ca_default', '-keyfile', "$Pki/$ca.key",
+            '-cert', "$Pki/$ca.crt", '-days', '30',
+            '-extfile', "$Pki/openssl.cnf", '-extensions', 'ca_ext',
+            '-in', "$Pki/$name.csr", '-out', "$Pki/$name.crt");
+}
+
 ca('ca');               # example.org, now
 ca('ca-next');          # example.org, the next one (rotation)
 ca('partner-ca');       # partner.org, published as a JWKS bundle
@@ -182,6 +199,16 @@ leaf('ours-by-partner', san => 'URI:spiffe://example.org/ns/shop/sa/web',
      ca => 'partner-ca');
 
 spew("$Pki/example.pem", slurp("$Pki/ca.crt") . slurp("$Pki/ca-next.crt"));
+
+# team.org: a root, and an intermediate that signs the SVIDs; the bundle of
+# team.org holds the root only, that of lab.org the intermediate only
+
+ca('team-root');
+intermediate('team-inter', 'team-root');
+leaf('team', san => 'URI:spiffe://team.org/ns/a/sa/b', ca => 'team-inter');
+leaf('lab', san => 'URI:spiffe://lab.org/ns/a/sa/b', ca => 'team-inter');
+spew("$Pki/team-chain.crt", slurp("$Pki/team.crt")
+                            . slurp("$Pki/team-inter.crt"));
 
 my $partner = x5c('partner-ca');
 my $leaf = x5c('web');
@@ -229,6 +256,10 @@ our $HttpConfig = <<'_EOC_';
                           $TEST_NGINX_SERVER_ROOT.pki-bundle/example.pem;
         mesh_trust_bundle partner.org
                           $TEST_NGINX_SERVER_ROOT.pki-bundle/partner.json;
+        mesh_trust_bundle team.org
+                          $TEST_NGINX_SERVER_ROOT.pki-bundle/team-root.crt;
+        mesh_trust_bundle lab.org
+                          $TEST_NGINX_SERVER_ROOT.pki-bundle/team-inter.crt;
         mesh_mtls strict;
 
         location / {
@@ -353,7 +384,45 @@ mesh: client certificate refused: unable to get local issuer certificate, SPIFFE
 
 
 
-=== TEST 6: a bundle file that does not exist
+=== TEST 6: an intermediate sent by the client chains the leaf to the root in the bundle
+--- request
+GET /team-chain
+--- error_code: 200
+--- response_body
+spiffe://team.org/ns/a/sa/b team.org
+--- no_error_log
+[error]
+[alert]
+refused
+
+
+
+=== TEST 7: without the intermediate the leaf does not chain to the root
+--- request
+GET /team
+--- error_code: 403
+--- error_log
+mesh: client certificate refused: unable to get local issuer certificate, SPIFFE ID "spiffe://team.org/ns/a/sa/b"
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 8: an intermediate in a bundle is a trust anchor of its own
+--- request
+GET /lab
+--- error_code: 200
+--- response_body
+spiffe://lab.org/ns/a/sa/b lab.org
+--- no_error_log
+[error]
+[alert]
+refused
+
+
+
+=== TEST 9: a bundle file that does not exist
 --- http_config eval
 main::bundle('missing.pem')
 --- config
@@ -363,7 +432,7 @@ main::bundle('missing.pem')
 
 
 
-=== TEST 7: an empty PEM file
+=== TEST 10: an empty PEM file
 --- http_config eval
 main::bundle('empty.pem')
 --- config
@@ -373,7 +442,7 @@ main::bundle('empty.pem')
 
 
 
-=== TEST 8: a file that is neither PEM nor JSON
+=== TEST 11: a file that is neither PEM nor JSON
 --- http_config eval
 main::bundle('junk.pem')
 --- config
@@ -383,7 +452,7 @@ main::bundle('junk.pem')
 
 
 
-=== TEST 9: a PEM certificate that is no CA
+=== TEST 12: a PEM certificate that is no CA
 --- http_config eval
 main::bundle('leaf.pem')
 --- config
@@ -393,7 +462,7 @@ main::bundle('leaf.pem')
 
 
 
-=== TEST 10: a broken PEM certificate
+=== TEST 13: a broken PEM certificate
 --- http_config eval
 main::bundle('broken.pem')
 --- config
@@ -403,7 +472,7 @@ main::bundle('broken.pem')
 
 
 
-=== TEST 11: invalid JSON
+=== TEST 14: invalid JSON
 --- http_config eval
 main::bundle('bad.json')
 --- config
@@ -413,7 +482,7 @@ main::bundle('bad.json')
 
 
 
-=== TEST 12: a JWKS without "keys"
+=== TEST 15: a JWKS without "keys"
 --- http_config eval
 main::bundle('nokeys.json')
 --- config
@@ -423,7 +492,7 @@ main::bundle('nokeys.json')
 
 
 
-=== TEST 13: a key without "use"
+=== TEST 16: a key without "use"
 --- http_config eval
 main::bundle('nouse.json')
 --- config
@@ -433,7 +502,7 @@ main::bundle('nouse.json')
 
 
 
-=== TEST 14: an x509-svid key with two certificates in "x5c"
+=== TEST 17: an x509-svid key with two certificates in "x5c"
 --- http_config eval
 main::bundle('two.json')
 --- config
@@ -443,7 +512,7 @@ main::bundle('two.json')
 
 
 
-=== TEST 15: "x5c" not base64
+=== TEST 18: "x5c" not base64
 --- http_config eval
 main::bundle('notb64.json')
 --- config
@@ -453,7 +522,7 @@ main::bundle('notb64.json')
 
 
 
-=== TEST 16: "x5c" not a DER certificate
+=== TEST 19: "x5c" not a DER certificate
 --- http_config eval
 main::bundle('notder.json')
 --- config
@@ -463,7 +532,7 @@ main::bundle('notder.json')
 
 
 
-=== TEST 17: a JWKS with JWT keys only
+=== TEST 20: a JWKS with JWT keys only
 --- http_config eval
 main::bundle('jwtonly.json')
 --- config
@@ -473,7 +542,7 @@ main::bundle('jwtonly.json')
 
 
 
-=== TEST 18: a JWKS whose certificate is no CA
+=== TEST 21: a JWKS whose certificate is no CA
 --- http_config eval
 main::bundle('leaf.json')
 --- config
@@ -483,7 +552,7 @@ main::bundle('leaf.json')
 
 
 
-=== TEST 19: an invalid trust domain in mesh_trust_bundle
+=== TEST 22: an invalid trust domain in mesh_trust_bundle
 --- http_config eval
 main::bad_config("        mesh_trust_bundle Example.org $main::Pki/ca.crt;")
 --- config
@@ -494,7 +563,7 @@ invalid trust domain "Example.org": an uppercase letter in the trust domain
 
 
 
-=== TEST 20: an invalid mesh_trust_domain
+=== TEST 23: an invalid mesh_trust_domain
 --- http_config eval
 main::bad_config("        mesh_trust_domain example.org:8443;")
 --- config
@@ -505,7 +574,7 @@ invalid trust domain "example.org:8443": a port
 
 
 
-=== TEST 21: mesh_trust_domain without a bundle for it
+=== TEST 24: mesh_trust_domain without a bundle for it
 --- http_config eval
 main::bad_config("        mesh_trust_domain example.org;\n"
                  . "        mesh_trust_bundle partner.org $main::Pki/ca.crt;")
@@ -517,7 +586,7 @@ no "mesh_trust_bundle" for the trust domain "example.org" of "mesh_trust_domain"
 
 
 
-=== TEST 22: mesh_mtls without any bundle
+=== TEST 25: mesh_mtls without any bundle
 --- http_config eval
 main::bad_config("        mesh_mtls strict;")
 --- config
@@ -528,7 +597,7 @@ main::bad_config("        mesh_mtls strict;")
 
 
 
-=== TEST 23: an unknown mesh_mtls mode
+=== TEST 26: an unknown mesh_mtls mode
 --- http_config eval
 main::bad_config("        mesh_mtls strictly;")
 --- config
@@ -539,7 +608,7 @@ invalid value "strictly" in "mesh_mtls" directive, it must be "off", "permissive
 
 
 
-=== TEST 24: a bundle at the http level serves every server
+=== TEST 27: a bundle at the http level serves every server
 --- http_config
     mesh_trust_bundle example.org $TEST_NGINX_SERVER_ROOT.pki-bundle/ca.crt;
 
