@@ -62,10 +62,10 @@ ngx_http_mesh_identity_verify(ngx_pool_t *pool, X509 *leaf,
     const char               *reason;
     X509_STORE               *store;
     GENERAL_NAME             *gn;
+    GENERAL_NAMES            *names;
     ngx_mesh_str_t            s;
     X509_STORE_CTX           *ctx;
     ngx_mesh_spiffe_id_t      id;
-    GENERAL_NAMES            *names;
     const ASN1_IA5STRING     *ia5;
 
     ngx_memzero(peer, sizeof(ngx_http_mesh_peer_t));

@@ -588,11 +588,14 @@ refused
 
 
 
-=== TEST 18: IO::Socket::SSL: two requests on one TLS connection, both verified
+=== TEST 18: IO::Socket::SSL: two requests on one TLS connection, both verified, the certificate checked once
 --- init
 my @got = main::tls_get($main::Direct, 'web', '/a', '/b');
 Test::More::is($got[0], "200 $main::Web requests=1\n", 'first request');
 Test::More::is($got[1], "200 $main::Web requests=2\n", 'second request');
+open my $log, '<', main::server_root() . '/logs/error.log' or die "log: $!";
+my $checks = grep { /mesh peer: "spiffe:/ } <$log>;
+Test::More::is($checks, 1, 'the SVID was checked once for both requests');
 --- request
 GET /echo
 --- error_code: 200
