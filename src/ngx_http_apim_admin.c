@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_apim_admin.h"
+#include "ngx_http_apim_analytics.h"
 #include "ngx_http_apim_problem.h"
 #include "ngx_http_apim_headers.h"
 
@@ -95,6 +96,9 @@ static ngx_http_apim_admin_route_t  ngx_http_apim_admin_routes[] = {
 
     { ngx_string("status"), NGX_HTTP_GET,
       ngx_http_apim_admin_status, NULL },
+
+    { ngx_string("analytics"), NGX_HTTP_GET,
+      NULL, ngx_http_apim_analytics_get },
 
     { ngx_null_string, 0, NULL, NULL }
 };

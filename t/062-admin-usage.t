@@ -615,3 +615,41 @@ Content-Type: application/json
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 17: GET analytics: the analytics query, behind the admin token; 404 while apim_analytics is off
+--- request eval
+["GET /admin/analytics", "GET /admin/analytics", "DELETE /admin/analytics"]
+--- more_headers eval
+[$main::Auth, "", $main::Auth]
+--- error_code eval
+[404, 401, 405]
+--- response_headers eval
+["Content-Type: application/problem+json", "WWW-Authenticate: Bearer",
+ "Allow: GET, HEAD"]
+--- response_body eval
+[main::problem(404, 'Not Found', 'Analytics are off: \"apim_analytics\" is not set.', '/admin/analytics'),
+ main::problem(401, 'Unauthorized', 'the admin API needs \"Authorization: Bearer\" with its token', '/admin/analytics'),
+ main::problem(405, 'Method Not Allowed', '\"/admin/analytics\" answers GET, HEAD', '/admin/analytics')]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 18: GET analytics with apim_analytics on: 200 with the query's JSON
+--- http_config eval
+$main::HttpConfig . "    apim_analytics;\n"
+--- request
+GET /admin/analytics?granularity=hour
+--- more_headers eval
+$main::Auth
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- response_body_like eval
+qr/\A\{"granularity":"hour","from":"[-0-9T:]+Z","to":"[-0-9T:]+Z",/
+--- no_error_log
+[error]
+[alert]
