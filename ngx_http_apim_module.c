@@ -1309,7 +1309,7 @@ ngx_http_apim_catalogue_handler(ngx_http_request_t *r)
     ngx_http_apim_main_conf_t  *amcf;
 
     rc = ngx_http_apim_endpoint_method(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -1346,7 +1346,7 @@ ngx_http_apim_usage_handler(ngx_http_request_t *r)
     ngx_http_apim_main_conf_t  *amcf;
 
     rc = ngx_http_apim_endpoint_method(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -1387,7 +1387,13 @@ ngx_http_apim_usage_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_apim_portal_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                  rc;
     ngx_http_apim_loc_conf_t  *alcf;
+
+    rc = ngx_http_apim_endpoint_method(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
 
@@ -1494,7 +1500,7 @@ ngx_http_apim_endpoint_key(ngx_http_request_t *r, ngx_http_apim_lookup_t *lk,
 }
 
 
-/* GET and HEAD; anything else 405 with Allow */
+/* GET and HEAD go on (NGX_DECLINED); anything else is 405 with Allow */
 
 static ngx_int_t
 ngx_http_apim_endpoint_method(ngx_http_request_t *r)
@@ -1502,7 +1508,7 @@ ngx_http_apim_endpoint_method(ngx_http_request_t *r)
     ngx_http_apim_problem_t  pr;
 
     if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)

@@ -646,10 +646,6 @@ ngx_http_apim_portal_send(ngx_http_request_t *r, ngx_http_apim_portal_t *pt)
     ngx_buf_t   *b;
     ngx_chain_t  out;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {
