@@ -38,7 +38,7 @@ DEB_PACKAGES     = make gcc libc6-dev dpkg-dev nginx nginx-dev liblmdb-dev \
                    libtest-base-perl libtext-diff-perl \
                    libtest-longstring-perl libwww-perl \
                    liblist-moreutils-perl libipc-run-perl \
-                   libio-socket-ssl-perl
+                   libio-socket-ssl-perl chromium
 
 PROVE_INC       := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                            || echo -I t/lib)

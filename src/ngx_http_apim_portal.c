@@ -56,7 +56,8 @@ static char  ngx_http_apim_portal_css[] =
     "header p{margin:4px 0 0;color:#c5cbd8}\n"
     "main{display:grid;grid-template-columns:minmax(0,1fr) 320px;gap:24px;"
     "max-width:1200px;margin:24px auto;padding:0 24px}\n"
-    "@media (max-width:900px){main{grid-template-columns:1fr}}\n"
+    "@media (max-width:900px){main{grid-template-columns:minmax(0,1fr)}aside{"
+    "position:static}}\n"
     "#tools{display:flex;gap:12px;align-items:center;margin-bottom:16px;"
     "flex-wrap:wrap}\n"
     "input,select,button{font:inherit;padding:8px 10px;border:1px solid var("
@@ -84,8 +85,8 @@ static char  ngx_http_apim_portal_css[] =
     ".tag{font-size:12px;background:#eef2fb;color:var(--accent);border:0;"
     "padding:2px 8px;border-radius:4px;cursor:pointer}\n"
     "table{border-collapse:collapse;width:100%;margin-top:8px;font-size:14px}\n"
-    "th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var("
-    "--line)}\n"
+    "th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);"
+    "overflow-wrap:anywhere}\n"
     "th{color:var(--mute);font-weight:500;font-size:12px;"
     "text-transform:uppercase;letter-spacing:.04em}\n"
     "a{color:var(--accent)}\n"
@@ -98,7 +99,9 @@ static char  ngx_http_apim_portal_css[] =
     ".error{color:var(--bad)}\n"
     ".empty{color:var(--mute);padding:24px 0}\n"
     "footer{max-width:1200px;margin:0 auto 32px;padding:0 24px;color:var("
-    "--mute);font-size:12px}\n";
+    "--mute);font-size:12px}\n"
+    "#selftest{white-space:pre-wrap;overflow-wrap:anywhere;font-size:11px;"
+    "color:var(--mute);padding:0 24px}\n";
 
 
 static char  ngx_http_apim_portal_body[] =
@@ -123,7 +126,8 @@ static char  ngx_http_apim_portal_main[] =
     "<aside>\n"
     "<h2>Your usage</h2>\n"
     "<form id=\"keyform\" autocomplete=\"off\">"
-    "<input id=\"key\" type=\"password\" placeholder=\"Paste your API key\" "
+    "<input id=\"key\" type=\"password\" autocomplete=\"off\" "
+    "spellcheck=\"false\" placeholder=\"Paste your API key\" "
     "aria-label=\"API key\">"
     "<button type=\"submit\">Show</button></form>\n"
     "<p class=\"meta\">Your key is sent only to this server, in the "
@@ -347,8 +351,8 @@ static char  ngx_http_apim_portal_js[] =
     "    (u.policies || []).forEach(function (p) {\n"
     "      var tr = el('tr');\n"
     "      tr.setAttribute('data-policy', p.name);\n"
-    "      tr.appendChild(el('td', null, p.name + ' (' + p.limit + ' / ' + "
-    "p.window + ')'));\n"
+    "      var what = p.name === 'rate' ? rate(p) : quota(p);\n"
+    "      tr.appendChild(el('td', null, p.name + ' ' + what));\n"
     "      tr.appendChild(el('td', 'used', p.used));\n"
     "      tr.appendChild(el('td', 'remaining', p.remaining));\n"
     "      tr.appendChild(el('td', null, p.reset));\n"
