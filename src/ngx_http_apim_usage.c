@@ -67,7 +67,8 @@ ngx_http_apim_usage_send(ngx_http_request_t *r, ngx_shm_zone_t *zone,
         st = ngx_http_apim_store();
 
         if (st == NULL
-            || ngx_http_apim_limit_peek(zone, &name, &plan->limit, st, &res)
+            || ngx_http_apim_limit_peek(zone, &name, lk->usage_gen,
+                                        &plan->limit, st, &res)
                != NGX_OK)
         {
             /* logged once by the store or the limiter */
