@@ -85,6 +85,8 @@ char *
 ngx_http_apim_api_parse(ngx_conf_t *cf, ngx_http_apim_catalogue_t *cat,
     ngx_http_apim_api_t **api)
 {
+    u_char                 dep[NGX_HTTP_APIM_TIME_LEN];
+    u_char                 sun[NGX_HTTP_APIM_TIME_LEN];
     char                  *rv;
     ngx_str_t             *value;
     ngx_uint_t             i;
@@ -155,6 +157,20 @@ ngx_http_apim_api_parse(ngx_conf_t *cf, ngx_http_apim_catalogue_t *cat,
     *ap = a;
 
 path:
+
+    if (a->deprecated != NGX_CONF_UNSET && a->sunset != NGX_CONF_UNSET
+        && a->sunset < a->deprecated)
+    {
+        ngx_http_apim_time_format(dep, a->deprecated);
+        ngx_http_apim_time_format(sun, a->sunset);
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "apim_api \"%V\": \"sunset=%*s\" is before "
+                           "\"deprecated=%*s\"", &a->name,
+                           NGX_HTTP_APIM_TIME_LEN, sun,
+                           NGX_HTTP_APIM_TIME_LEN, dep);
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_apim_api_path(cf, a) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -683,13 +699,6 @@ ngx_http_apim_catalogue_finalize(ngx_conf_t *cf,
 
         if (a->sunset == NGX_CONF_UNSET) {
             a->sunset = 0;
-        }
-
-        if (a->deprecated && a->sunset && a->sunset < a->deprecated) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "apim_api \"%V\": the sunset date is before the "
-                          "deprecation date", &a->name);
-            return NGX_ERROR;
         }
 
         if (a->deprecated) {

@@ -548,13 +548,14 @@ qr/\[emerg\] \d+#\d+: invalid parameter "docs=..\/html\/missing.yaml": cannot op
 
 
 
-=== TEST 25: nginx -t: a sunset before the deprecation
+=== TEST 25: nginx -t: a sunset before the deprecation, given in two locations
 --- config
-    location /a/ { apim_api orders deprecated=2026-06-01 sunset=2026-01-01; empty_gif; }
+    location /a/ { apim_api orders deprecated=2026-06-01; empty_gif; }
+    location /b/ { apim_api orders sunset=2026-01-01; empty_gif; }
 --- user_files
 --- must_die
 --- error_log eval
-qr/\[emerg\] \d+#\d+: apim_api "orders": the sunset date is before the deprecation date$/
+main::emerg('apim_api "orders": "sunset=2026-01-01T00:00:00Z" is before "deprecated=2026-06-01T00:00:00Z"')
 
 
 
