@@ -20,7 +20,7 @@
 #include "ngx_http_apim_catalogue.h"
 
 
-static ngx_int_t ngx_http_apim_catalogue_base(ngx_http_request_t *r,
+static void ngx_http_apim_catalogue_base(ngx_http_request_t *r,
     ngx_str_t *base);
 static ngx_int_t ngx_http_apim_catalogue_api(ngx_http_request_t *r,
     yajl_gen g, ngx_http_apim_api_t *api, ngx_array_t *plans,
@@ -71,9 +71,7 @@ ngx_http_apim_catalogue_docs(ngx_http_request_t *r,
     ngx_uint_t             i;
     ngx_http_apim_api_t  **ap;
 
-    if (ngx_http_apim_catalogue_base(r, &base) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_http_apim_catalogue_base(r, &base);
 
     if (r->uri.len <= base.len + 1) {
         return NGX_DECLINED;
@@ -136,9 +134,7 @@ ngx_http_apim_catalogue_send(ngx_http_request_t *r,
     ngx_http_apim_api_t     **ap;
     ngx_http_apim_problem_t   pr;
 
-    if (ngx_http_apim_catalogue_base(r, &base) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_http_apim_catalogue_base(r, &base);
 
     g = ngx_http_apim_json_gen(r->pool);
     if (g == NULL) {
@@ -206,7 +202,7 @@ done:
 
 /* the location's name without its trailing slash: "/apis/" is "/apis" */
 
-static ngx_int_t
+static void
 ngx_http_apim_catalogue_base(ngx_http_request_t *r, ngx_str_t *base)
 {
     ngx_http_core_loc_conf_t  *clcf;
@@ -218,8 +214,6 @@ ngx_http_apim_catalogue_base(ngx_http_request_t *r, ngx_str_t *base)
     while (base->len && base->data[base->len - 1] == '/') {
         base->len--;
     }
-
-    return NGX_OK;
 }
 
 
@@ -228,11 +222,13 @@ ngx_http_apim_catalogue_api(ngx_http_request_t *r, yajl_gen g,
     ngx_http_apim_api_t *api, ngx_array_t *plans, ngx_http_apim_lookup_t *lk,
     ngx_str_t *base)
 {
-    ngx_str_t  link, vis;
+    ngx_str_t  link, vis, *state;
 
     if (ngx_http_apim_catalogue_link(r, api, base, &link) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    state = &ngx_http_apim_states[ngx_http_apim_api_state(api, ngx_time())];
 
     if (api->visibility == NGX_HTTP_APIM_API_PUBLIC) {
         ngx_str_set(&vis, "public");
@@ -252,11 +248,7 @@ ngx_http_apim_catalogue_api(ngx_http_request_t *r, yajl_gen g,
         || ngx_http_apim_json_strs(g, "tags", api->tags) != NGX_OK
         || ngx_http_apim_json_strs(g, "paths", &api->paths) != NGX_OK
         || ngx_http_apim_json_str(g, "visibility", &vis) != NGX_OK
-        || ngx_http_apim_json_str(g, "state",
-                                  &ngx_http_apim_states[
-                                      ngx_http_apim_api_state(api,
-                                                              ngx_time())])
-           != NGX_OK
+        || ngx_http_apim_json_str(g, "state", state) != NGX_OK
         || ngx_http_apim_json_time(g, "deprecated", api->deprecated)
            != NGX_OK
         || ngx_http_apim_json_time(g, "sunset", api->sunset) != NGX_OK
