@@ -296,3 +296,21 @@ Deprecation: @1577836800
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 12: a server's apim_api holds for its locations
+--- config
+    apim_api orders-v1 deprecated=2020-01-01T00:00:00Z;
+
+    location /v1/ {
+        empty_gif;
+    }
+--- request
+GET /v1/orders
+--- error_code: 200
+--- response_headers
+Deprecation: @1577836800
+--- no_error_log
+[error]
+[alert]

@@ -104,6 +104,7 @@ consumer('acme', 'std', 'std-key-0001', 'std-key-0002');
 consumer('bob', 'open', 'open-key-0001');
 consumer('carol', 'roll', 'roll-key-0001', 'roll-key-0002');
 consumer('dave', 'nosuch', 'nosuch-key-0001');
+consumer('frank', 'once', 'once-key-0001');
 consumer('erin', 'std');
 $Id{'later-key-0001'} = apimctl('key', 'import', '--consumer', 'erin',
                                 '--not-before', '2099-01-01T00:00:00Z',
@@ -114,6 +115,7 @@ our $HttpConfig = <<'_EOC_';
     apim_plan std rate=10r/m burst=9 quota=100/day;
     apim_plan open;
     apim_plan roll quota=5/30s quota_window=rolling;
+    apim_plan once quota=1/day;
 _EOC_
 
 our $Config = <<'_EOC_';
@@ -211,7 +213,26 @@ X-API-Key: roll-key-0001
 
 
 
-=== TEST 5: no key: 401 with a problem body
+=== TEST 5: a quota of one a day: three usage calls, and the one call still passes, then no more
+--- request eval
+["GET /me", "GET /me", "GET /me", "GET /t", "GET /t", "GET /me"]
+--- more_headers
+X-API-Key: once-key-0001
+--- error_code eval
+[200, 200, 200, 200, 429, 200]
+--- response_body eval
+[(main::usage('once-key-0001', 'frank', 'once',
+              ['quota', 1, 'day', 0, 1, main::midnight()])) x 3,
+ qr/^GIF/, qr/"status":429/,
+ main::usage('once-key-0001', 'frank', 'once',
+             ['quota', 1, 'day', 1, 0, main::midnight()])]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: no key: 401 with a problem body
 --- request
 GET /me
 --- error_code: 401
@@ -226,7 +247,7 @@ main::problem(401, 'Unauthorized', 'Send your API key to see its usage.', '/me')
 
 
 
-=== TEST 6: an unknown key: 401
+=== TEST 7: an unknown key: 401
 --- request
 GET /me
 --- more_headers
@@ -240,7 +261,7 @@ main::problem(401, 'Unauthorized', 'The API key is not valid.', '/me')
 
 
 
-=== TEST 7: a key that is not printable ASCII: 401
+=== TEST 8: a key that is not printable ASCII: 401
 --- request
 GET /me
 --- more_headers eval
@@ -254,7 +275,7 @@ main::problem(401, 'Unauthorized', 'The API key is not valid.', '/me')
 
 
 
-=== TEST 8: a key not valid yet: 401
+=== TEST 9: a key not valid yet: 401
 --- request
 GET /me
 --- more_headers
@@ -268,7 +289,7 @@ main::problem(401, 'Unauthorized', 'The API key is not valid yet.', '/me')
 
 
 
-=== TEST 9: a key whose plan nginx.conf does not define: 403
+=== TEST 10: a key whose plan nginx.conf does not define: 403
 --- request
 GET /me
 --- more_headers
@@ -283,7 +304,7 @@ main::problem(403, 'Forbidden', "The API key's plan is not offered here.",
 
 
 
-=== TEST 10: two different keys: 401
+=== TEST 11: two different keys: 401
 --- request
 GET /me
 --- more_headers
@@ -299,7 +320,7 @@ main::problem(401, 'Unauthorized',
 
 
 
-=== TEST 11: POST: 405 with Allow
+=== TEST 12: POST: 405 with Allow
 --- request
 POST /me
 {}
@@ -317,7 +338,7 @@ main::problem(405, 'Method Not Allowed', 'This endpoint answers GET and HEAD.',
 
 
 
-=== TEST 12: apim_key around it names where the key is read, and the usage call is still not counted
+=== TEST 13: apim_key around it names where the key is read, and the usage call is still not counted
 --- config
     apim_key query=key;
 
@@ -346,7 +367,7 @@ main::problem(405, 'Method Not Allowed', 'This endpoint answers GET and HEAD.',
 
 
 
-=== TEST 13: nginx -t: apim_usage without apim_store
+=== TEST 14: nginx -t: apim_usage without apim_store
 --- http_config
 --- config
     location = /me { apim_usage; }

@@ -3,8 +3,9 @@
 # message at all (a CSP violation or a script error would print one), list
 # the configured APIs, filter them by tag and show the usage of a pasted
 # key.  The page drives itself when its URL ends in
-# "#selftest&tag=<tag>&key=<key>" (what a visitor would do: choose the
-# tag, paste the key, press Show) and writes what it saw into the page,
+# "#selftest&tag=<tag>&q=<text>&key=<key>" (what a visitor would do:
+# choose the tag, type a search, paste the key, press Show) and writes what
+# it saw into the page,
 # which chromium's --dump-dom prints.  The results are put in html/ and
 # checked by plain requests.  Also the page's headers, its self-containment
 # and the nginx -t checks of apim_portal.
@@ -209,16 +210,16 @@ GET /portal
 
 
 
-=== TEST 3: chromium: no console message, the APIs listed, filtered by tag, a pasted key's usage
+=== TEST 3: chromium: no console message, the APIs listed, filtered by tag, searched, a pasted key's usage
 --- init
 main::call('/orders/1', 'portal-key-0001', 2);
-main::browse('#selftest&tag=commerce&key=portal-key-0001');
+main::browse('#selftest&tag=commerce&q=bill&key=portal-key-0001');
 --- request eval
 ["GET /selftest.json", "GET /console.txt"]
 --- error_code eval
 [200, 200]
 --- response_body eval
-["{\"listed\":[\"orders\",\"billing\",\"maps\"],\"filtered\":[\"orders\",\"billing\"],\"usage\":[\"quota:2:98\"],\"consumer\":\"acme\"}\n",
+["{\"listed\":[\"orders\",\"billing\",\"maps\"],\"filtered\":[\"orders\",\"billing\"],\"searched\":[\"billing\"],\"usage\":[\"quota:2:98\"],\"consumer\":\"acme\"}\n",
  ""]
 --- no_error_log
 [error]
@@ -234,7 +235,7 @@ main::browse('#selftest&tag=geo&key=portal-key-0002');
 --- error_code eval
 [200, 200]
 --- response_body eval
-["{\"listed\":[\"orders\",\"billing\",\"maps\"],\"filtered\":[\"maps\"],\"usage\":[\"quota:0:100\"],\"consumer\":\"acme\"}\n",
+["{\"listed\":[\"orders\",\"billing\",\"maps\"],\"filtered\":[\"maps\"],\"searched\":[],\"usage\":[\"quota:0:100\"],\"consumer\":\"acme\"}\n",
  ""]
 --- no_error_log
 [error]
@@ -242,7 +243,23 @@ main::browse('#selftest&tag=geo&key=portal-key-0002');
 
 
 
-=== TEST 5: the portal's page counts nothing and needs no key, even under apim_key
+=== TEST 5: chromium: a search by tag text, and a pasted key that is not valid
+--- init
+main::browse('#selftest&q=GEO&key=no-such-key-0001');
+--- request eval
+["GET /selftest.json", "GET /console.txt"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+["{\"listed\":[\"orders\",\"billing\",\"maps\"],\"filtered\":[],\"searched\":[\"maps\"],\"usage\":\"The API key is not valid.\",\"consumer\":null}\n",
+ ""]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: the portal's page counts nothing and needs no key, even under apim_key
 --- config
     apim_key;
 
@@ -276,7 +293,7 @@ GET /portal
 
 
 
-=== TEST 6: POST: 405
+=== TEST 7: POST: 405
 --- request
 POST /portal
 x
@@ -289,7 +306,7 @@ Allow: GET, HEAD
 
 
 
-=== TEST 7: catalogue= and usage= name the endpoints
+=== TEST 8: catalogue= and usage= name the endpoints
 --- config
     location /a/ { apim_catalogue; }
     location /b/ { apim_catalogue; }
@@ -306,7 +323,7 @@ GET /portal
 
 
 
-=== TEST 8: nginx -t: two catalogues and no catalogue=
+=== TEST 9: nginx -t: two catalogues and no catalogue=
 --- config
     location /a/ { apim_catalogue; }
     location /b/ { apim_catalogue; }
@@ -318,7 +335,7 @@ qr/\[emerg\] \d+#\d+: apim_portal in \S+\/nginx\.conf:\d+ needs "catalogue=": th
 
 
 
-=== TEST 9: nginx -t: no usage location and no usage=
+=== TEST 10: nginx -t: no usage location and no usage=
 --- config
     location /a/ { apim_catalogue; }
     location = /portal { apim_portal; }
@@ -328,7 +345,7 @@ qr/\[emerg\] \d+#\d+: apim_portal in \S+\/nginx\.conf:\d+ needs "usage=": there 
 
 
 
-=== TEST 10: nginx -t: an endpoint on another server
+=== TEST 11: nginx -t: an endpoint on another server
 --- config
     location = /portal { apim_portal catalogue=https://apis.example.com/ usage=/me; }
 --- must_die
@@ -337,7 +354,7 @@ qr/\[emerg\] \d+#\d+: invalid parameter "catalogue=https:\/\/apis.example.com\/"
 
 
 
-=== TEST 11: nginx -t: an unknown parameter
+=== TEST 12: nginx -t: an unknown parameter
 --- config
     location = /portal { apim_portal theme=dark; }
 --- must_die
