@@ -606,6 +606,11 @@ ngx_http_apim_portal_build(ngx_conf_t *cf, ngx_http_apim_portal_t *pt,
     p = ngx_cpymem(p, "default-src 'none'; script-src 'sha256-",
                    sizeof("default-src 'none'; script-src 'sha256-") - 1);
     p = ngx_http_apim_portal_hash(p, ngx_http_apim_portal_js);
+
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
     p = ngx_cpymem(p, "'; style-src 'sha256-",
                    sizeof("'; style-src 'sha256-") - 1);
     p = ngx_http_apim_portal_hash(p, ngx_http_apim_portal_css);
@@ -759,7 +764,7 @@ ngx_http_apim_portal_escaped_len(ngx_str_t *s)
 }
 
 
-/* base64 of the SHA-256 of the text: a CSP source; NULL on failure */
+/* base64 of the SHA-256 of the text, a CSP source; NULL on failure */
 
 static u_char *
 ngx_http_apim_portal_hash(u_char *p, char *text)
@@ -768,9 +773,8 @@ ngx_http_apim_portal_hash(u_char *p, char *text)
     unsigned int  n;
     ngx_str_t     src, dst;
 
-    if (p == NULL
-        || EVP_Digest(text, ngx_strlen(text), md, &n, EVP_sha256(), NULL)
-           != 1)
+    if (EVP_Digest(text, ngx_strlen(text), md, &n, EVP_sha256(), NULL)
+        != 1)
     {
         return NULL;
     }

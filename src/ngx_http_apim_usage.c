@@ -31,10 +31,6 @@
 #include "ngx_http_apim_usage.h"
 
 
-static ngx_int_t ngx_http_apim_usage_json(yajl_gen g,
-    ngx_http_apim_lookup_t *lk, ngx_http_apim_limit_result_t *res);
-
-
 static ngx_str_t  ngx_http_apim_usage_type = ngx_string("application/json");
 
 
@@ -79,7 +75,9 @@ ngx_http_apim_usage_send(ngx_http_request_t *r, ngx_shm_zone_t *zone,
     g = ngx_http_apim_json_gen(r->pool);
 
     if (g == NULL
-        || ngx_http_apim_usage_json(g, lk, &res) != NGX_OK
+        || ngx_http_apim_usage_json(g, &lk->key_id, &lk->consumer, plan,
+                                    &res)
+           != NGX_OK
         || ngx_http_apim_json_buf(g, r->pool, &b) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -99,19 +97,22 @@ ngx_http_apim_usage_send(ngx_http_request_t *r, ngx_shm_zone_t *zone,
 }
 
 
-static ngx_int_t
-ngx_http_apim_usage_json(yajl_gen g, ngx_http_apim_lookup_t *lk,
-    ngx_http_apim_limit_result_t *res)
-{
-    time_t                 now;
-    ngx_http_apim_plan_t  *plan;
+/*
+ * The usage object of a key, from what the limiter said (its peek); the
+ * admin API's usage of a key has the same shape.
+ */
 
-    plan = lk->plan;
+ngx_int_t
+ngx_http_apim_usage_json(yajl_gen g, ngx_str_t *key_id, ngx_str_t *consumer,
+    ngx_http_apim_plan_t *plan, ngx_http_apim_limit_result_t *res)
+{
+    time_t  now;
+
     now = ngx_time();
 
     if (yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ngx_http_apim_json_str(g, "key_id", &lk->key_id) != NGX_OK
-        || ngx_http_apim_json_str(g, "consumer", &lk->consumer) != NGX_OK
+        || ngx_http_apim_json_str(g, "key_id", key_id) != NGX_OK
+        || ngx_http_apim_json_str(g, "consumer", consumer) != NGX_OK
         || ngx_http_apim_json_str(g, "plan", &plan->name) != NGX_OK
         || ngx_http_apim_json_key(g, "policies") != NGX_OK
         || yajl_gen_array_open(g) != yajl_gen_status_ok)
