@@ -17,6 +17,7 @@
 
 #include "ngx_http_apim_json.h"
 #include "ngx_http_apim_problem.h"
+#include "ngx_http_apim_headers.h"
 #include "ngx_http_apim_catalogue.h"
 
 
@@ -184,6 +185,16 @@ ngx_http_apim_catalogue_send(ngx_http_request_t *r,
     }
 
     rc = (lk == NULL) ? NGX_OK : ngx_http_apim_catalogue_key(g, cat, lk);
+
+    /* a key's own view is not for a shared cache */
+
+    if (lk
+        && ngx_http_apim_header_out(r, "Cache-Control",
+                                    (u_char *) "private, no-store", 17)
+           == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (rc == NGX_OK && yajl_gen_map_close(g) != yajl_gen_status_ok) {
         rc = NGX_ERROR;

@@ -206,6 +206,7 @@ GET /apis/
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
+!Cache-Control
 --- response_body eval
 '{"apis":[' . CORE::join(',', main::api($main::Orders), main::api($main::Billing),
                    main::api($main::Fax)) . "]}\n"
@@ -221,6 +222,9 @@ GET /apis/
 --- more_headers
 X-API-Key: gold-key-0001
 --- error_code: 200
+--- response_headers
+Content-Type: application/json
+Cache-Control: private, no-store
 --- response_body eval
 '{"apis":[' . CORE::join(',', main::api($main::Orders, 'true'),
                    main::api($main::Billing, 'true'),
@@ -455,7 +459,20 @@ X-API-Key: free-key-0001
 
 
 
-=== TEST 16: nginx -t: conflicting attributes of one API in two locations
+=== TEST 16: HEAD: the headers alone
+--- request
+HEAD /apis/
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- response_body
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 17: nginx -t: conflicting attributes of one API in two locations
 --- config
     location /a/ { apim_api orders version=1 title=Orders; empty_gif; }
     location /b/ { apim_api orders version=2; empty_gif; }
@@ -466,7 +483,7 @@ main::emerg('apim_api "orders": "version=2" conflicts with "version=1" given bef
 
 
 
-=== TEST 17: nginx -t: conflicting visibility
+=== TEST 18: nginx -t: conflicting visibility
 --- config
     location /a/ { apim_api orders visibility=private; empty_gif; }
     location /b/ { apim_api orders visibility=public; empty_gif; }
@@ -477,7 +494,7 @@ main::emerg('apim_api "orders": "visibility" conflicts with the value given befo
 
 
 
-=== TEST 18: nginx -t: conflicting tags
+=== TEST 19: nginx -t: conflicting tags
 --- config
     location /a/ { apim_api orders tags=a,b; empty_gif; }
     location /b/ { apim_api orders tags=a; empty_gif; }
@@ -488,7 +505,7 @@ main::emerg('apim_api "orders": "tags" conflicts with the tags given before')
 
 
 
-=== TEST 19: nginx -t: a bad date
+=== TEST 20: nginx -t: a bad date
 --- config
     location /a/ { apim_api orders deprecated=2026-13-01T00:00:00Z; empty_gif; }
 --- user_files
@@ -498,7 +515,7 @@ main::emerg('invalid parameter "deprecated=2026-13-01T00:00:00Z": not an RFC 333
 
 
 
-=== TEST 20: nginx -t: a date without its zone
+=== TEST 21: nginx -t: a date without its zone
 --- config
     location /a/ { apim_api orders sunset=2026-06-01T00:00:00; empty_gif; }
 --- user_files
@@ -508,7 +525,7 @@ main::emerg('invalid parameter "sunset=2026-06-01T00:00:00": not an RFC 3339 dat
 
 
 
-=== TEST 21: nginx -t: an unknown visibility
+=== TEST 22: nginx -t: an unknown visibility
 --- config
     location /a/ { apim_api orders visibility=internal; empty_gif; }
 --- user_files
@@ -518,7 +535,7 @@ main::emerg('invalid parameter "visibility=internal", it must be "visibility=pub
 
 
 
-=== TEST 22: nginx -t: an unknown parameter
+=== TEST 23: nginx -t: an unknown parameter
 --- config
     location /a/ { apim_api orders colour=blue; empty_gif; }
 --- user_files
@@ -528,7 +545,7 @@ main::emerg('invalid parameter "colour=blue"')
 
 
 
-=== TEST 23: nginx -t: a parameter given twice
+=== TEST 24: nginx -t: a parameter given twice
 --- config
     location /a/ { apim_api orders version=1 version=2; empty_gif; }
 --- user_files
@@ -538,7 +555,7 @@ main::emerg('duplicate parameter "version=2"')
 
 
 
-=== TEST 24: nginx -t: a docs file that does not exist
+=== TEST 25: nginx -t: a docs file that does not exist
 --- config
     location /a/ { apim_api orders docs=../html/missing.yaml; empty_gif; }
 --- user_files
@@ -548,7 +565,7 @@ qr/\[emerg\] \d+#\d+: invalid parameter "docs=..\/html\/missing.yaml": cannot op
 
 
 
-=== TEST 25: nginx -t: a sunset before the deprecation, given in two locations
+=== TEST 26: nginx -t: a sunset before the deprecation, given in two locations
 --- config
     location /a/ { apim_api orders deprecated=2026-06-01; empty_gif; }
     location /b/ { apim_api orders sunset=2026-01-01; empty_gif; }
@@ -559,7 +576,7 @@ main::emerg('apim_api "orders": "sunset=2026-01-01T00:00:00Z" is before "depreca
 
 
 
-=== TEST 26: nginx -t: a bad sunset_action
+=== TEST 27: nginx -t: a bad sunset_action
 --- config
     location /a/ { apim_api orders sunset_action=404; empty_gif; }
 --- user_files
@@ -569,7 +586,7 @@ main::emerg('invalid parameter "sunset_action=404", it must be "sunset_action=41
 
 
 
-=== TEST 27: nginx -t: a bad tag
+=== TEST 28: nginx -t: a bad tag
 --- config
     location /a/ { apim_api orders tags=a,,b; empty_gif; }
 --- user_files
@@ -579,7 +596,7 @@ main::emerg('invalid parameter "tags=a,,b": a tag is 1 to 64 of A-Z a-z 0-9 . _ 
 
 
 
-=== TEST 28: nginx -t: apim_catalogue in a regular expression location
+=== TEST 29: nginx -t: apim_catalogue in a regular expression location
 --- config
     location ~ ^/apis { apim_catalogue; }
 --- user_files
@@ -589,7 +606,7 @@ main::emerg('"apim_catalogue" directive needs a prefix or an exact location, not
 
 
 
-=== TEST 29: nginx -t: apim_catalogue without apim_store
+=== TEST 30: nginx -t: apim_catalogue without apim_store
 --- http_config
 --- config
     location /apis/ { apim_catalogue; }
