@@ -90,7 +90,8 @@ sub browse {
         exec 'timeout', '60', 'chromium', '--headless', '--no-sandbox',
              '--disable-gpu', '--disable-background-networking',
              '--disable-component-update', '--disable-sync',
-             '--no-first-run', "--user-data-dir=$dir/profile",
+             '--no-first-run', '--disable-dev-shm-usage',
+             "--user-data-dir=$dir/profile",
              '--enable-logging=stderr', '--v=0',
              '--virtual-time-budget=20000', '--dump-dom', $url
             or POSIX::_exit(127);
