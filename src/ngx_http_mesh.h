@@ -1,0 +1,62 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+/*
+ * The configuration of ngx_http_mesh_module, shared by the module file and
+ * the mesh code in src/.
+ */
+
+
+#ifndef _NGX_HTTP_MESH_H_INCLUDED_
+#define _NGX_HTTP_MESH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/x509.h>
+
+
+#define NGX_HTTP_MESH_MTLS_OFF         0
+#define NGX_HTTP_MESH_MTLS_PERMISSIVE  1
+#define NGX_HTTP_MESH_MTLS_STRICT      2
+
+
+/* the trust anchors of one trust domain (mesh_trust_bundle) */
+
+typedef struct {
+    ngx_str_t                     trust_domain;
+    X509_STORE                   *store;
+} ngx_http_mesh_bundle_t;
+
+
+typedef struct {
+    ngx_uint_t                    requires_identity;    /* mesh_mtls */
+    ngx_uint_t                    requires_upstream_id; /* mesh_upstream_id */
+} ngx_http_mesh_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                     trust_domain;  /* mesh_trust_domain */
+    ngx_array_t                  *bundles;       /* ngx_http_mesh_bundle_t */
+
+    /* in an upstream{} block: the balancer's peer.init mesh_upstream_id
+       wraps */
+    ngx_http_upstream_init_peer_pt  upstream_init;
+} ngx_http_mesh_srv_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                    mtls;          /* NGX_HTTP_MESH_MTLS_* */
+    ngx_array_t                  *upstream_ids;  /* ngx_str_t patterns */
+} ngx_http_mesh_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_mesh_module;
+
+
+#endif /* _NGX_HTTP_MESH_H_INCLUDED_ */
