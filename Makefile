@@ -38,7 +38,7 @@ DEB_PACKAGES     = make gcc libc6-dev dpkg-dev nginx nginx-dev liblmdb-dev \
                    libtest-base-perl libtext-diff-perl \
                    libtest-longstring-perl libwww-perl \
                    liblist-moreutils-perl libipc-run-perl \
-                   libio-socket-ssl-perl
+                   libio-socket-ssl-perl chromium
 
 PROVE_INC       := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                            || echo -I t/lib)
@@ -107,6 +107,9 @@ run: deps all
 	@echo "  curl -i http://127.0.0.1:8080/hello            # 401, no key"
 	@echo "  curl -i -H 'X-API-Key: demo-key-0001' http://127.0.0.1:8080/orders  # 403"
 	@echo "  curl -s http://127.0.0.1:8080/status"
+	@echo "  curl -s http://127.0.0.1:8080/apis/      # the catalogue"
+	@echo "  curl -s -H 'X-API-Key: demo-key-0001' http://127.0.0.1:8080/me"
+	@echo "  http://127.0.0.1:8080/portal in a browser: the developer portal"
 	@echo "  tools/apimctl -s var/store key add --consumer demo   # a new key"
 	@echo
 	$(NGINX_BIN) -p $(CURDIR)/ -c conf.d/demo.conf -g 'daemon off;'

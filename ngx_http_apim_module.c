@@ -27,22 +27,22 @@
 #include "ngx_http_apim_upstream.h"
 #include "ngx_http_apim_headers.h"
 #include "ngx_http_apim_problem.h"
+#include "ngx_http_apim_lookup.h"
+#include "ngx_http_apim_catalogue.h"
+#include "ngx_http_apim_usage.h"
+#include "ngx_http_apim_portal.h"
 #include "ngx_http_apim_analytics.h"
 #include "ngx_http_apim_metrics.h"
 #include "ngx_http_apim_admin.h"
 
 
-#define NGX_HTTP_APIM_PASSED          0
-#define NGX_HTTP_APIM_NO_KEY          1
-#define NGX_HTTP_APIM_BAD_KEY         2
-#define NGX_HTTP_APIM_EXPIRED         3
-#define NGX_HTTP_APIM_FORBIDDEN       4
-#define NGX_HTTP_APIM_RATE_LIMITED    5
-#define NGX_HTTP_APIM_QUOTA_EXCEEDED  6
-#define NGX_HTTP_APIM_STORE_ERROR     7
-
 #define NGX_HTTP_APIM_FAIL_CLOSED     0
 #define NGX_HTTP_APIM_FAIL_OPEN       1
+
+/* a location that answers by itself, reading the key it is sent */
+#define NGX_HTTP_APIM_ENDPOINT_CATALOGUE  1
+#define NGX_HTTP_APIM_ENDPOINT_USAGE      2
+#define NGX_HTTP_APIM_ENDPOINT_PORTAL     3
 
 #define NGX_HTTP_APIM_ZONE_SIZE       (16 * 1024 * 1024)
 #define NGX_HTTP_APIM_FLUSH           1000
@@ -61,6 +61,7 @@ typedef struct {
     ngx_str_t                     secret_file;
     ngx_apim_hmac_t               hmac;
     ngx_uint_t                    requires_handler;
+    ngx_http_apim_catalogue_t     catalogue;
     ngx_http_apim_analytics_conf_t  analytics;
 } ngx_http_apim_main_conf_t;
 
@@ -70,6 +71,9 @@ typedef struct {
     ngx_array_t                  *sources;     /* ngx_http_apim_source_t */
     ngx_flag_t                    hide;
     ngx_str_t                     api;
+    ngx_http_apim_api_t          *api_conf;
+    ngx_uint_t                    endpoint;    /* NGX_HTTP_APIM_ENDPOINT_* */
+    ngx_http_apim_portal_t       *portal;
     ngx_uint_t                    headers;
     ngx_uint_t                    fail;
     ngx_flag_t                    upstream_headers;
@@ -109,8 +113,6 @@ static ngx_int_t ngx_http_apim_finalize(ngx_http_request_t *r,
 static ngx_http_apim_ctx_t *ngx_http_apim_get_ctx(ngx_http_request_t *r);
 static ngx_http_apim_ctx_t *ngx_http_apim_create_ctx(ngx_http_request_t *r);
 static void ngx_http_apim_ctx_marker(void *data);
-static ngx_int_t ngx_http_apim_copy(ngx_pool_t *pool, ngx_str_t *dst,
-    ngx_apim_str_t *src);
 
 static ngx_int_t ngx_http_apim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -133,10 +135,25 @@ static char *ngx_http_apim_key_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_apim_api_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_apim_catalogue_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_apim_usage_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_apim_portal_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_apim_status_handler(ngx_http_request_t *r);
 static char *ngx_http_apim_admin_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_apim_admin_content(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_lifecycle_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_catalogue_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_usage_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_portal_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_endpoint_key(ngx_http_request_t *r,
+    ngx_http_apim_lookup_t *lk, ngx_int_t *rc);
+static ngx_int_t ngx_http_apim_endpoint_method(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_init_catalogue(ngx_conf_t *cf,
+    ngx_http_apim_main_conf_t *amcf);
 static char *ngx_http_apim_analytics_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_apim_analytics_api_directive(ngx_conf_t *cf,
@@ -212,8 +229,29 @@ static ngx_command_t  ngx_http_apim_commands[] = {
       NULL },
 
     { ngx_string("apim_api"),
-      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_apim_api_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apim_catalogue"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_apim_catalogue_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apim_usage"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_apim_usage_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apim_portal"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_apim_portal_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -411,138 +449,31 @@ ngx_http_apim_check(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
     ngx_http_apim_main_conf_t *amcf, ngx_http_apim_loc_conf_t *alcf,
     ngx_str_t *key)
 {
-    u_char                    hash[NGX_APIM_HASH_LEN];
-    int                       rc;
-    char                     *detail;
-    time_t                    now;
-    ngx_str_t                 name;
-    ngx_uint_t                allowed;
-    ngx_apim_val_t            val;
-    ngx_apim_store_t         *st;
-    ngx_apim_key_rec_t        rec;
-    ngx_http_apim_plan_t     *plan;
-    ngx_apim_consumer_rec_t   consumer;
+    ngx_int_t                rc;
+    ngx_http_apim_lookup_t   lk;
 
-    if (!ngx_apim_key_valid(key->data, key->len)) {
-        ctx->status = NGX_HTTP_APIM_BAD_KEY;
-        return ngx_http_apim_reject(r, ctx, alcf,
-                                    "The API key is not valid.");
-    }
+    rc = ngx_http_apim_lookup(r, &amcf->hmac, &amcf->plans, key, &lk);
 
-    ngx_apim_hmac(&amcf->hmac, key->data, key->len, hash);
-
-    st = ngx_http_apim_store();
-
-    if (st == NULL) {
+    if (rc == NGX_ERROR) {
         goto store_error;
     }
 
-    if (ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
-        ngx_http_apim_store_error(r->connection->log, st);
-        goto store_error;
+    ctx->key_id = lk.key_id;
+    ctx->consumer = lk.consumer;
+    ctx->consumer_id = lk.consumer_id;
+
+    if (rc == NGX_DECLINED) {
+        ctx->status = lk.status;
+        return ngx_http_apim_reject(r, ctx, alcf, lk.detail);
     }
 
-    rc = ngx_apim_store_get(st, NGX_APIM_DB_KEYS, hash, NGX_APIM_HASH_LEN,
-                            &val);
+    ctx->plan = lk.plan->name;
 
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        ngx_apim_store_read_end(st);
-        ctx->status = NGX_HTTP_APIM_BAD_KEY;
-        return ngx_http_apim_reject(r, ctx, alcf,
-                                    "The API key is not valid.");
-    }
-
-    if (rc != NGX_APIM_STORE_OK
-        || ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0
-        || ngx_http_apim_copy(r->pool, &ctx->key_id, &rec.id) != NGX_OK
-        || ngx_http_apim_copy(r->pool, &ctx->consumer, &rec.consumer)
-           != NGX_OK)
-    {
-        goto read_error;
-    }
-
-    now = ngx_time();
-    detail = NULL;
-
-    if (rec.flags & NGX_APIM_KEY_DISABLED) {
-        ctx->status = NGX_HTTP_APIM_BAD_KEY;
-        detail = "The API key is disabled.";
-
-    } else if (rec.not_before && now < rec.not_before) {
-        ctx->status = NGX_HTTP_APIM_BAD_KEY;
-        detail = "The API key is not valid yet.";
-
-    } else if (rec.expires_at && now >= rec.expires_at) {
-        ctx->status = NGX_HTTP_APIM_EXPIRED;
-        detail = "The API key has expired.";
-    }
-
-    if (detail) {
-        ngx_apim_store_read_end(st);
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "apim: key \"%V\" refused: %s", &ctx->key_id, detail);
-        return ngx_http_apim_reject(r, ctx, alcf, detail);
-    }
-
-    rc = ngx_apim_store_get(st, NGX_APIM_DB_CONSUMERS, rec.consumer.data,
-                            rec.consumer.len, &val);
-
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        ngx_apim_store_read_end(st);
-        ctx->status = NGX_HTTP_APIM_BAD_KEY;
-        return ngx_http_apim_reject(r, ctx, alcf,
-                                    "The API key's consumer does not exist.");
-    }
-
-    if (rc != NGX_APIM_STORE_OK
-        || ngx_apim_consumer_rec_decode(&consumer, val.data, val.len) != 0
-        || ngx_http_apim_copy(r->pool, &ctx->consumer_id, &consumer.id)
-           != NGX_OK)
-    {
-        goto read_error;
-    }
-
-    /* the key's own plan, else its consumer's */
-
-    name.data = (u_char *) (rec.plan.len ? rec.plan.data : consumer.plan.data);
-    name.len = rec.plan.len ? rec.plan.len : consumer.plan.len;
-
-    plan = ngx_http_apim_plan_find(&amcf->plans, name.data, name.len);
-
-    if (plan == NULL) {
-        ngx_apim_store_read_end(st);
-        ctx->status = NGX_HTTP_APIM_FORBIDDEN;
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "apim: key \"%V\" has plan \"%V\", which no "
-                      "apim_plan defines", &ctx->key_id, &name);
-        return ngx_http_apim_reject(r, ctx, alcf,
-                                    "The API key's plan is not offered "
-                                    "here.");
-    }
-
-    ctx->plan = plan->name;
-
-    /* a key's own list of APIs narrows its plan's, never widens it */
-
-    allowed = plan->apis == NULL
-              || (alcf->api.len
-                  && ngx_http_apim_api_allowed(&alcf->api, plan->apis));
-
-    if (allowed && rec.apis.len) {
-        allowed = alcf->api.len
-                  && ngx_http_apim_api_listed(&alcf->api,
-                                              (u_char *) rec.apis.data,
-                                              rec.apis.len);
-    }
-
-    if (!allowed) {
-        ngx_apim_store_read_end(st);
+    if (!ngx_http_apim_lookup_may_call(&lk, &alcf->api)) {
         ctx->status = NGX_HTTP_APIM_FORBIDDEN;
         return ngx_http_apim_reject(r, ctx, alcf,
                                     "The API key may not call this API.");
     }
-
-    ngx_apim_store_read_end(st);
 
     /*
      * The key is good for this API.  Its limits are counted in the
@@ -551,16 +482,11 @@ ngx_http_apim_check(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
      * check consumes no quota.
      */
 
-    ctx->plan_conf = plan;
-    ctx->usage_gen = rec.usage_gen;
+    ctx->plan_conf = lk.plan;
+    ctx->usage_gen = lk.usage_gen;
     ctx->granted = 1;
 
     return NGX_OK;
-
-read_error:
-
-    ngx_http_apim_store_error(r->connection->log, st);
-    ngx_apim_store_read_end(st);
 
 store_error:
 
@@ -895,29 +821,6 @@ static void
 ngx_http_apim_ctx_marker(void *data)
 {
     /* nothing to free: the context lives in the request pool */
-}
-
-
-/* copies a string out of the store's map before the read ends */
-
-static ngx_int_t
-ngx_http_apim_copy(ngx_pool_t *pool, ngx_str_t *dst, ngx_apim_str_t *src)
-{
-    dst->len = src->len;
-
-    if (src->len == 0) {
-        dst->data = NULL;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_pnalloc(pool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-
-    return NGX_OK;
 }
 
 
@@ -1504,24 +1407,408 @@ ngx_http_apim_api_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_apim_loc_conf_t  *alcf = conf;
 
-    ngx_str_t  *value;
+    char                       *rv;
+    ngx_http_apim_main_conf_t  *amcf;
 
     if (alcf->api.data) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
 
-    if (!ngx_apim_name_valid((char *) value[1].data, value[1].len)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid API name \"%V\": use 1 to 64 of "
-                           "A-Z a-z 0-9 . _ -", &value[1]);
+    rv = ngx_http_apim_api_parse(cf, &amcf->catalogue, &alcf->api_conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    alcf->api = alcf->api_conf->name;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * apim_catalogue, apim_usage: answered here, with the key read from the
+ * places apim_key names (or its defaults), never counted
+ */
+
+static char *
+ngx_http_apim_catalogue_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_apim_loc_conf_t  *alcf = conf;
+
+    ngx_str_t                  *name;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    if (alcf->endpoint) {
+        return "is duplicate";
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    if (!amcf->enabled) {
+        return "needs \"apim_store\" before it in the http block";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+#if (NGX_PCRE)
+    if (clcf->regex) {
+        return "needs a prefix or an exact location, not a regular "
+               "expression";
+    }
+#endif
+
+    if (clcf->named) {
+        return "needs a prefix or an exact location, not a named one";
+    }
+
+    name = ngx_array_push(&amcf->catalogue.catalogues);
+    if (name == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    alcf->api = value[1];
+    *name = clcf->name;
+
+    alcf->endpoint = NGX_HTTP_APIM_ENDPOINT_CATALOGUE;
+    clcf->handler = ngx_http_apim_catalogue_handler;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_apim_usage_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apim_loc_conf_t  *alcf = conf;
+
+    ngx_str_t                  *name;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    if (alcf->endpoint) {
+        return "is duplicate";
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    if (!amcf->enabled) {
+        return "needs \"apim_store\" before it in the http block";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    name = ngx_array_push(&amcf->catalogue.usages);
+    if (name == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *name = clcf->name;
+
+    alcf->endpoint = NGX_HTTP_APIM_ENDPOINT_USAGE;
+    clcf->handler = ngx_http_apim_usage_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* apim_portal [catalogue=<uri>] [usage=<uri>] [title=<text>] */
+
+static char *
+ngx_http_apim_portal_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_apim_loc_conf_t  *alcf = conf;
+
+    char                       *rv;
+    ngx_http_apim_portal_t    **pp;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    if (alcf->endpoint) {
+        return "is duplicate";
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    alcf->portal = ngx_pcalloc(cf->pool, sizeof(ngx_http_apim_portal_t));
+    if (alcf->portal == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_apim_portal_parse(cf, alcf->portal);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* built once every catalogue and usage location is known */
+
+    pp = ngx_array_push(&amcf->catalogue.portals);
+    if (pp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pp = alcf->portal;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    alcf->endpoint = NGX_HTTP_APIM_ENDPOINT_PORTAL;
+    clcf->handler = ngx_http_apim_portal_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* the preaccess phase: Deprecation and Sunset, 410 once the API is gone */
+
+static ngx_int_t
+ngx_http_apim_lifecycle_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_http_apim_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+
+    if (alcf->api_conf == NULL
+        || (alcf->api_conf->deprecated == 0 && alcf->api_conf->sunset == 0))
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_apim_sunset_apply(r, alcf->api_conf);
+
+    if (rc == NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_http_apim_finalize(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_apim_catalogue_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_apim_lookup_t      lk;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    rc = ngx_http_apim_endpoint_method(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apim_module);
+
+    rc = ngx_http_apim_catalogue_docs(r, &amcf->catalogue);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    switch (ngx_http_apim_endpoint_key(r, &lk, &rc)) {
+
+    case NGX_OK:
+        return ngx_http_apim_catalogue_send(r, &amcf->catalogue,
+                                            &amcf->plans, &lk);
+
+    case NGX_DECLINED:
+        return ngx_http_apim_catalogue_send(r, &amcf->catalogue,
+                                            &amcf->plans, NULL);
+
+    default:
+        return rc;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_apim_usage_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_apim_ctx_t        *ctx;
+    ngx_http_apim_lookup_t      lk;
+    ngx_http_apim_problem_t     pr;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    rc = ngx_http_apim_endpoint_method(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    switch (ngx_http_apim_endpoint_key(r, &lk, &rc)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        ctx = ngx_http_apim_get_ctx(r);
+        ctx->status = NGX_HTTP_APIM_NO_KEY;
+
+        ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
+        pr.status = NGX_HTTP_UNAUTHORIZED;
+        ngx_str_set(&pr.title, "Unauthorized");
+        ngx_str_set(&pr.detail, "Send your API key to see its usage.");
+
+        if (ngx_http_apim_header_out(r, "WWW-Authenticate",
+                                     (u_char *) "ApiKey realm=\"api\"",
+                                     sizeof("ApiKey realm=\"api\"") - 1)
+            == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_apim_problem_send(r, &pr);
+
+    default:
+        return rc;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apim_module);
+
+    return ngx_http_apim_usage_send(r, amcf->zone, &lk);
+}
+
+
+static ngx_int_t
+ngx_http_apim_portal_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_http_apim_loc_conf_t  *alcf;
+
+    rc = ngx_http_apim_endpoint_method(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+
+    return ngx_http_apim_portal_send(r, alcf->portal);
+}
+
+
+/*
+ * The key an endpoint is sent, looked up as the access check does.
+ * NGX_OK: a good key, in lk; NGX_DECLINED: no key; NGX_DONE: the key is
+ * refused and the refusal answered, *rc is the handler's return value.
+ * The variables ($apim_key_id, $apim_status, ...) say what was found.
+ */
+
+static ngx_int_t
+ngx_http_apim_endpoint_key(ngx_http_request_t *r, ngx_http_apim_lookup_t *lk,
+    ngx_int_t *rc)
+{
+    ngx_int_t                   found;
+    ngx_str_t                   key;
+    ngx_http_apim_ctx_t        *ctx;
+    ngx_http_apim_problem_t     pr;
+    ngx_http_apim_loc_conf_t   *alcf;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apim_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+
+    ctx = ngx_http_apim_get_ctx(r);
+
+    if (ctx == NULL) {
+        ctx = ngx_http_apim_create_ctx(r);
+        if (ctx == NULL) {
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DONE;
+        }
+    }
+
+    ngx_memzero(lk, sizeof(ngx_http_apim_lookup_t));
+
+    found = ngx_http_apim_credential_find(r, alcf->sources, alcf->hide, &key);
+
+    if (found == NGX_ERROR) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DONE;
+    }
+
+    if (found == NGX_DECLINED) {
+        return NGX_DECLINED;
+    }
+
+    if (found == NGX_BUSY) {
+        lk->status = NGX_HTTP_APIM_BAD_KEY;
+        lk->detail = "The request carries two different API keys.";
+        found = NGX_DECLINED;
+
+    } else {
+        found = ngx_http_apim_lookup(r, &amcf->hmac, &amcf->plans, &key, lk);
+    }
+
+    ctx->key_id = lk->key_id;
+    ctx->consumer = lk->consumer;
+    ctx->consumer_id = lk->consumer_id;
+
+    if (found == NGX_OK) {
+        ctx->plan = lk->plan->name;
+        return NGX_OK;
+    }
+
+    if (found == NGX_ERROR) {
+        ctx->status = NGX_HTTP_APIM_STORE_ERROR;
+        *rc = ngx_http_apim_problem_store(r);
+        return NGX_DONE;
+    }
+
+    ctx->status = lk->status;
+
+    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
+
+    pr.detail.data = (u_char *) lk->detail;
+    pr.detail.len = ngx_strlen(lk->detail);
+
+    if (lk->status == NGX_HTTP_APIM_FORBIDDEN) {
+        pr.status = NGX_HTTP_FORBIDDEN;
+        ngx_str_set(&pr.title, "Forbidden");
+
+    } else {
+        pr.status = NGX_HTTP_UNAUTHORIZED;
+        ngx_str_set(&pr.title, "Unauthorized");
+
+        if (ngx_http_apim_header_out(r, "WWW-Authenticate",
+                                     (u_char *) "ApiKey realm=\"api\"",
+                                     sizeof("ApiKey realm=\"api\"") - 1)
+            == NULL)
+        {
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DONE;
+        }
+    }
+
+    *rc = ngx_http_apim_problem_send(r, &pr);
+
+    return NGX_DONE;
+}
+
+
+/* GET and HEAD go on (NGX_DECLINED); anything else is 405 with Allow */
+
+static ngx_int_t
+ngx_http_apim_endpoint_method(ngx_http_request_t *r)
+{
+    ngx_http_apim_problem_t  pr;
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)
+        == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
+    pr.status = NGX_HTTP_NOT_ALLOWED;
+    ngx_str_set(&pr.title, "Method Not Allowed");
+    ngx_str_set(&pr.detail, "This endpoint answers GET and HEAD.");
+
+    return ngx_http_apim_problem_send(r, &pr);
 }
 
 
@@ -1571,7 +1858,8 @@ ngx_http_apim_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&amcf->plans, cf->pool, 4,
                        sizeof(ngx_http_apim_plan_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_apim_catalogue_init(cf, &amcf->catalogue) != NGX_OK)
     {
         return NULL;
     }
@@ -1596,6 +1884,9 @@ ngx_http_apim_create_loc_conf(ngx_conf_t *cf)
      *     alcf->sources = NULL;
      *     alcf->api = { 0, NULL };
      *     alcf->admin = NULL;
+     *     alcf->api_conf = NULL;
+     *     alcf->endpoint = 0;
+     *     alcf->portal = NULL;
      */
 
     alcf->key = NGX_CONF_UNSET;
@@ -1631,7 +1922,20 @@ ngx_http_apim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->key, prev->key, 0);
     ngx_conf_merge_value(conf->hide, prev->hide, 1);
 
-    if (conf->key && conf->sources == NULL) {
+    /*
+     * An endpoint reads the key itself, from where apim_key would (its
+     * own or around it), and is never checked or counted.
+     */
+
+    if (conf->endpoint) {
+        if (!conf->key) {
+            conf->sources = NULL;
+        }
+
+        conf->key = 0;
+    }
+
+    if ((conf->key || conf->endpoint) && conf->sources == NULL) {
 
         /* the defaults: X-API-Key, and Authorization: Bearer */
 
@@ -1654,6 +1958,7 @@ ngx_http_apim_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->api.data == NULL) {
         conf->api = prev->api;
+        conf->api_conf = prev->api_conf;
     }
 
     ngx_conf_merge_uint_value(conf->headers, prev->headers,
@@ -1683,6 +1988,10 @@ ngx_http_apim_init(ngx_conf_t *cf)
     ngx_http_apim_main_conf_t  *amcf;
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    if (ngx_http_apim_init_catalogue(cf, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (!amcf->enabled) {
         return NGX_OK;
@@ -1737,6 +2046,53 @@ ngx_http_apim_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_apim_count_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The catalogue, once every apim_api is read: its checks, the portals'
+ * pages, and the lifecycle handler when an API has a deprecation or
+ * sunset date.
+ */
+
+static ngx_int_t
+ngx_http_apim_init_catalogue(ngx_conf_t *cf, ngx_http_apim_main_conf_t *amcf)
+{
+    ngx_uint_t                  i;
+    ngx_http_handler_pt        *h;
+    ngx_http_apim_portal_t    **pp;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (ngx_http_apim_catalogue_finalize(cf, &amcf->catalogue) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    pp = amcf->catalogue.portals.elts;
+
+    for (i = 0; i < amcf->catalogue.portals.nelts; i++) {
+        if (ngx_http_apim_portal_build(cf, pp[i],
+                                       &amcf->catalogue.catalogues,
+                                       &amcf->catalogue.usages)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (!amcf->catalogue.lifecycle) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_apim_lifecycle_handler;
 
     return NGX_OK;
 }

@@ -25,6 +25,7 @@
 #include "ngx_http_apim_store.h"
 #include "ngx_http_apim_json.h"
 #include "ngx_http_apim_plan.h"
+#include "ngx_http_apim_catalogue.h"    /* RFC 3339 times, plan windows */
 
 
 #define NGX_HTTP_APIM_ADMIN_BODY_MAX   (64 * 1024)
@@ -32,7 +33,6 @@
 #define NGX_HTTP_APIM_ADMIN_DEPTH      16      /* JSON nesting */
 #define NGX_HTTP_APIM_ADMIN_PAGE       100
 #define NGX_HTTP_APIM_ADMIN_PAGE_MAX   1000
-#define NGX_HTTP_APIM_TIME_LEN         sizeof("-292277026596-12-31T23:59:59Z")
 
 
 /* what the directives give one admin location */
@@ -150,9 +150,7 @@ ngx_int_t ngx_http_apim_json_text(ngx_pool_t *pool, ngx_http_apim_json_t *v,
     ngx_str_t *text);
 ngx_int_t ngx_http_apim_json_metadata(yajl_gen g, ngx_pool_t *pool,
     const ngx_apim_str_t *text);
-ngx_int_t ngx_http_apim_json_time(yajl_gen g, const char *name, int64_t t);
-ngx_int_t ngx_http_apim_time_parse(ngx_str_t *s, int64_t *t);
-u_char *ngx_http_apim_time_format(u_char *p, int64_t t);
+ngx_int_t ngx_http_apim_admin_time(ngx_str_t *s, int64_t *t);
 const char *ngx_http_apim_json_type_name(ngx_http_apim_json_type_e type);
 
 /* ngx_http_apim_admin_consumers.c */
@@ -200,8 +198,7 @@ ngx_int_t ngx_http_apim_admin_plan_get(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx);
 ngx_int_t ngx_http_apim_admin_status(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx);
-ngx_int_t ngx_http_apim_admin_plan_window(yajl_gen g,
-    ngx_http_apim_plan_t *plan);
+
 
 
 #endif /* _NGX_HTTP_APIM_ADMIN_H_INCLUDED_ */

@@ -9,7 +9,7 @@
  * UTF-8) into a small tree in the request pool, with nesting limited, so
  * that handlers check every field's name and type before they change
  * anything; stored metadata written back out through the generator; and
- * RFC 3339 times both ways.
+ * the RFC 3339 times of request bodies.
  */
 
 
@@ -49,7 +49,6 @@ static int ngx_http_apim_json_on_key(void *data, const unsigned char *s,
     size_t len);
 static int ngx_http_apim_json_on_end(void *data);
 static ngx_uint_t ngx_http_apim_json_utf8(const u_char *p, size_t len);
-static int64_t ngx_http_apim_days(int64_t y, int64_t m, int64_t d);
 
 
 static yajl_callbacks  ngx_http_apim_json_callbacks = {
@@ -579,158 +578,23 @@ ngx_http_apim_json_metadata(yajl_gen g, ngx_pool_t *pool,
 }
 
 
-/* "name": "2026-11-26T12:00:00Z", or null for 0 */
-
-ngx_int_t
-ngx_http_apim_json_time(yajl_gen g, const char *name, int64_t t)
-{
-    u_char  *p;
-    u_char   buf[NGX_HTTP_APIM_TIME_LEN];
-
-    if (ngx_http_apim_json_key(g, name) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (t == 0) {
-        return (yajl_gen_null(g) == yajl_gen_status_ok) ? NGX_OK : NGX_ERROR;
-    }
-
-    p = ngx_http_apim_time_format(buf, t);
-
-    if (yajl_gen_string(g, buf, p - buf) != yajl_gen_status_ok) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-u_char *
-ngx_http_apim_time_format(u_char *p, int64_t t)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime((time_t) t, &tm);
-
-    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ", tm.ngx_tm_year,
-                       tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
-                       tm.ngx_tm_min, tm.ngx_tm_sec);
-}
-
-
 /*
- * RFC 3339: "2026-11-26T12:00:00Z", with an optional fraction of a second
- * (dropped) and "Z" or an offset "+01:00"; from 1970 to 9999.
+ * An RFC 3339 time of a request body, read as the catalogue reads its
+ * dates; 0 (1970-01-01T00:00:00Z) would mean "none" in a record.
  */
 
 ngx_int_t
-ngx_http_apim_time_parse(ngx_str_t *s, int64_t *t)
+ngx_http_apim_admin_time(ngx_str_t *s, int64_t *t)
 {
-    u_char      *p, *last;
-    int64_t      y, mo, d, h, mi, sec, off;
-    ngx_uint_t   i;
-    static u_char  days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    time_t  v;
 
-    p = s->data;
-    last = p + s->len;
-
-    if (s->len < 20) {
+    if (ngx_http_apim_time_parse(s->data, s->len, &v) != NGX_OK || v <= 0) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < 19; i++) {
-        if (i == 4 || i == 7) {
-            if (p[i] != '-') {
-                return NGX_ERROR;
-            }
+    *t = v;
 
-        } else if (i == 10) {
-            if (p[i] != 'T' && p[i] != 't') {
-                return NGX_ERROR;
-            }
-
-        } else if (i == 13 || i == 16) {
-            if (p[i] != ':') {
-                return NGX_ERROR;
-            }
-
-        } else if (p[i] < '0' || p[i] > '9') {
-            return NGX_ERROR;
-        }
-    }
-
-    y = ngx_atoi(p, 4);
-    mo = ngx_atoi(p + 5, 2);
-    d = ngx_atoi(p + 8, 2);
-    h = ngx_atoi(p + 11, 2);
-    mi = ngx_atoi(p + 14, 2);
-    sec = ngx_atoi(p + 17, 2);
-
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1]
-        || (mo == 2 && d == 29
-            && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        || h > 23 || mi > 59 || sec > 60)
-    {
-        return NGX_ERROR;
-    }
-
-    if (sec == 60) {
-        sec = 59;    /* a leap second: the second before it */
-    }
-
-    p += 19;
-
-    if (p < last && *p == '.') {
-        p++;
-
-        if (p == last || *p < '0' || *p > '9') {
-            return NGX_ERROR;
-        }
-
-        while (p < last && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-
-    if (last - p == 1 && (*p == 'Z' || *p == 'z')) {
-        off = 0;
-
-    } else if (last - p == 6 && (*p == '+' || *p == '-') && p[3] == ':'
-               && ngx_atoi(p + 1, 2) != NGX_ERROR
-               && ngx_atoi(p + 4, 2) != NGX_ERROR
-               && ngx_atoi(p + 1, 2) < 24 && ngx_atoi(p + 4, 2) < 60)
-    {
-        off = ngx_atoi(p + 1, 2) * 3600 + ngx_atoi(p + 4, 2) * 60;
-
-        if (*p == '-') {
-            off = -off;
-        }
-
-    } else {
-        return NGX_ERROR;
-    }
-
-    *t = ngx_http_apim_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec
-         - off;
-
-    return (*t > 0) ? NGX_OK : NGX_ERROR;
-}
-
-
-/* days since 1970-01-01 of a proleptic Gregorian date */
-
-static int64_t
-ngx_http_apim_days(int64_t y, int64_t m, int64_t d)
-{
-    int64_t  era, yoe, doy, doe;
-
-    y -= (m <= 2);
-    era = y / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-    return era * 146097 + doe - 719468;
+    return NGX_OK;
 }
 
 

@@ -379,7 +379,7 @@ ngx_http_apim_admin_key_input(ngx_http_request_t *r,
     }
 
     if (v[2] && v[2]->type == NGX_HTTP_APIM_JSON_STRING
-        && ngx_http_apim_time_parse(&v[2]->str, not_before) != NGX_OK)
+        && ngx_http_apim_admin_time(&v[2]->str, not_before) != NGX_OK)
     {
         ngx_str_set(detail, "\"not_before\" must be an RFC 3339 time, "
                             "such as \"2026-11-26T12:00:00Z\"");
@@ -387,7 +387,7 @@ ngx_http_apim_admin_key_input(ngx_http_request_t *r,
     }
 
     if (v[3] && v[3]->type == NGX_HTTP_APIM_JSON_STRING
-        && ngx_http_apim_time_parse(&v[3]->str, expires_at) != NGX_OK)
+        && ngx_http_apim_admin_time(&v[3]->str, expires_at) != NGX_OK)
     {
         ngx_str_set(detail, "\"expires_at\" must be an RFC 3339 time, "
                             "such as \"2026-11-26T12:00:00Z\"");
@@ -1045,7 +1045,7 @@ ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
 
     if (op.expired) {
         OPENSSL_cleanse(gen, sizeof(gen));
-        p = ngx_http_apim_time_format(when, op.old_expires);
+        p = ngx_http_apim_time_format(when, (time_t) op.old_expires);
 
         return ngx_http_apim_admin_error(r, NGX_HTTP_CONFLICT,
                                          "key \"%V\" expired at %*s: a new "

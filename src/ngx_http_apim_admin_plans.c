@@ -23,16 +23,6 @@ static ngx_int_t ngx_http_apim_admin_plan_json(yajl_gen g,
     ngx_http_apim_plan_t *plan);
 
 
-static ngx_str_t  ngx_http_apim_admin_periods[] = {
-    ngx_null_string,
-    ngx_string("hour"),
-    ngx_string("day"),
-    ngx_string("week"),
-    ngx_string("month"),
-    ngx_string("year")
-};
-
-
 ngx_int_t
 ngx_http_apim_admin_plan_list(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx)
@@ -151,7 +141,7 @@ ngx_http_apim_admin_plan_json(yajl_gen g, ngx_http_apim_plan_t *plan)
             || ngx_http_apim_json_int(g, "limit", plan->limit.quota)
                != NGX_OK
             || ngx_http_apim_json_key(g, "window") != NGX_OK
-            || ngx_http_apim_admin_plan_window(g, plan) != NGX_OK
+            || ngx_http_apim_json_window(g, &plan->limit.period) != NGX_OK
             || ngx_http_apim_json_str(g, "quota_window", &s) != NGX_OK
             || yajl_gen_map_close(g) != yajl_gen_status_ok)
         {
@@ -193,26 +183,6 @@ ngx_http_apim_admin_plan_json(yajl_gen g, ngx_http_apim_plan_t *plan)
     }
 
     return NGX_OK;
-}
-
-
-/* a quota's window: "day", "month"..., or its length in seconds */
-
-ngx_int_t
-ngx_http_apim_admin_plan_window(yajl_gen g, ngx_http_apim_plan_t *plan)
-{
-    ngx_str_t  *s;
-
-    if (plan->limit.period.unit == NGX_APIM_PERIOD_SECONDS) {
-        return (yajl_gen_integer(g, plan->limit.period.seconds)
-                == yajl_gen_status_ok)
-               ? NGX_OK : NGX_ERROR;
-    }
-
-    s = &ngx_http_apim_admin_periods[plan->limit.period.unit];
-
-    return (yajl_gen_string(g, s->data, s->len) == yajl_gen_status_ok)
-           ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -211,7 +211,7 @@ ngx_http_apim_admin_policy(yajl_gen g, const char *name,
             return NGX_ERROR;
         }
 
-    } else if (ngx_http_apim_admin_plan_window(g, plan) != NGX_OK) {
+    } else if (ngx_http_apim_json_window(g, &plan->limit.period) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -338,6 +338,8 @@ ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
             res->rate_remaining = limit->rate;
         }
         res->rate_reset = (tat - now_us + 999999) / 1000000;
+        res->rate_used = (tat - now_us + limit->interval - 1)
+                         / limit->interval;
     }
 
     /* the quota: in the window that holds now */

@@ -34,6 +34,7 @@ typedef struct {
     ngx_uint_t            rejected;    /* NGX_HTTP_APIM_LIMIT_* */
     int64_t               retry_after; /* seconds */
     int64_t               rate_remaining;
+    int64_t               rate_used;   /* intervals of the burst in use */
     int64_t               rate_reset;  /* seconds */
     int64_t               quota_used;
     int64_t               quota_remaining;

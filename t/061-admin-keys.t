@@ -401,7 +401,7 @@ $main::Auth . $main::Json
  "POST /admin/keys\n{\"consumer\":\"acme\",\"apis\":[\"a b\"]}",
  "POST /admin/keys\n{\"consumer\":\"acme\",\"apis\":\"orders\"}",
  "POST /admin/keys\n{\"consumer\":\"acme\",\"expires_at\":\"tomorrow\"}",
- "POST /admin/keys\n{\"consumer\":\"acme\",\"not_before\":\"2026-02-30T00:00:00Z\"}",
+ "POST /admin/keys\n{\"consumer\":\"acme\",\"not_before\":\"2026-13-01T00:00:00Z\"}",
  "POST /admin/keys\n{\"consumer\":\"acme\",\"not_before\":\"2030-01-01T00:00:00Z\",\"expires_at\":\"2029-01-01T00:00:00Z\"}",
  "POST /admin/keys\n{\"consumer\":\"acme\",\"metadata\":[]}"]
 --- more_headers eval
