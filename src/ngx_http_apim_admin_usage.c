@@ -20,11 +20,9 @@
 #include "ngx_apim_usage.h"
 #include "ngx_http_apim_admin.h"
 #include "ngx_http_apim_plan.h"
+#include "ngx_http_apim_usage.h"
 
 
-static ngx_int_t ngx_http_apim_admin_policy(yajl_gen g, const char *name,
-    ngx_http_apim_plan_t *plan, ngx_uint_t rate, int64_t used,
-    int64_t remaining, int64_t reset);
 static int ngx_http_apim_admin_usage_reset_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
 
@@ -35,10 +33,9 @@ ngx_http_apim_admin_usage_get(ngx_http_request_t *r,
 {
     u_char                        *buf, qname[2 + NGX_APIM_KEY_MAX];
     size_t                         len;
-    time_t                         now;
     yajl_gen                       g;
     ngx_int_t                      rc;
-    ngx_str_t                      plan_name, name, *id;
+    ngx_str_t                      plan_name, name, who, *id;
     ngx_apim_val_t                 val;
     ngx_apim_store_t              *st;
     ngx_apim_key_rec_t             rec;
@@ -128,102 +125,41 @@ ngx_http_apim_admin_usage_get(ngx_http_request_t *r,
     }
 
     g = ngx_http_apim_json_gen(r->pool);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (g == NULL
-        || yajl_gen_map_open(g) != yajl_gen_status_ok
+    who.data = (u_char *) rec.consumer.data;
+    who.len = rec.consumer.len;
+
+    if (plan) {
+        /* the shape apim_usage answers with */
+
+        if (ngx_http_apim_usage_json(g, id, &who, plan, &res) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_apim_admin_send(r, NGX_HTTP_OK, g);
+    }
+
+    /* a plan that no apim_plan defines: nothing is counted */
+
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
         || ngx_http_apim_json_str(g, "key_id", id) != NGX_OK
-        || ngx_http_apim_json_key(g, "consumer") != NGX_OK
-        || yajl_gen_string(g, (u_char *) rec.consumer.data, rec.consumer.len)
-           != yajl_gen_status_ok
+        || ngx_http_apim_json_str(g, "consumer", &who) != NGX_OK
         || ngx_http_apim_json_key(g, "plan") != NGX_OK
         || (plan_name.len ? yajl_gen_string(g, plan_name.data, plan_name.len)
                           : yajl_gen_null(g))
            != yajl_gen_status_ok
         || ngx_http_apim_json_key(g, "policies") != NGX_OK
-        || yajl_gen_array_open(g) != yajl_gen_status_ok)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    now = ngx_time();
-
-    if (plan && plan->limit.interval) {
-
-        /* as RateLimit says it: of "limit" a window, "remaining" now */
-
-        if (ngx_http_apim_admin_policy(g, "rate", plan, 1,
-                                       plan->limit.rate - res.rate_remaining,
-                                       res.rate_remaining,
-                                       now + ngx_max(res.rate_reset, 0))
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    if (plan && plan->limit.quota) {
-        if (ngx_http_apim_admin_policy(g, "quota", plan, 0, res.quota_used,
-                                       res.quota_remaining,
-                                       now + ngx_max(res.quota_reset, 0))
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    if (yajl_gen_array_close(g) != yajl_gen_status_ok
+        || yajl_gen_array_open(g) != yajl_gen_status_ok
+        || yajl_gen_array_close(g) != yajl_gen_status_ok
         || yajl_gen_map_close(g) != yajl_gen_status_ok)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_apim_admin_send(r, NGX_HTTP_OK, g);
-}
-
-
-/*
- * {"name":"quota","limit":1000,"window":"day","used":5,"remaining":995,
- *  "reset":"2026-11-27T00:00:00Z"}
- */
-
-static ngx_int_t
-ngx_http_apim_admin_policy(yajl_gen g, const char *name,
-    ngx_http_apim_plan_t *plan, ngx_uint_t rate, int64_t used,
-    int64_t remaining, int64_t reset)
-{
-    ngx_str_t  s;
-
-    s.data = (u_char *) name;
-    s.len = ngx_strlen(name);
-
-    if (yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ngx_http_apim_json_str(g, "name", &s) != NGX_OK
-        || ngx_http_apim_json_int(g, "limit", rate ? plan->limit.rate
-                                                   : plan->limit.quota)
-           != NGX_OK
-        || ngx_http_apim_json_key(g, "window") != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (rate) {
-        if (yajl_gen_integer(g, plan->rate_window) != yajl_gen_status_ok) {
-            return NGX_ERROR;
-        }
-
-    } else if (ngx_http_apim_json_window(g, &plan->limit.period) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_apim_json_int(g, "used", ngx_max(used, 0)) != NGX_OK
-        || ngx_http_apim_json_int(g, "remaining", remaining) != NGX_OK
-        || ngx_http_apim_json_time(g, "reset", reset) != NGX_OK
-        || yajl_gen_map_close(g) != yajl_gen_status_ok)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 
