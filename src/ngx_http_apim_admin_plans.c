@@ -86,14 +86,14 @@ ngx_http_apim_admin_plan_get(ngx_http_request_t *r,
 
 /*
  * {"name":"gold","rate":{"limit":100,"window":1,"burst":200},
- *  "quota":{"limit":1000000,"window":"month","quota_window":"calendar"},
- *  "apis":null}
+ *  "quota":{"limit":1000000,"window":"month","rolling":false},
+ *  "apis":null}: the catalogue's plan, with the APIs it may call
  */
 
 static ngx_int_t
 ngx_http_apim_admin_plan_json(yajl_gen g, ngx_http_apim_plan_t *plan)
 {
-    ngx_str_t    s, *api;
+    ngx_str_t   *api;
     ngx_uint_t   i;
 
     if (yajl_gen_map_open(g) != yajl_gen_status_ok
@@ -129,24 +129,17 @@ ngx_http_apim_admin_plan_json(yajl_gen g, ngx_http_apim_plan_t *plan)
             return NGX_ERROR;
         }
 
-    } else {
-        if (plan->limit.period.rolling) {
-            ngx_str_set(&s, "rolling");
-
-        } else {
-            ngx_str_set(&s, "calendar");
-        }
-
-        if (yajl_gen_map_open(g) != yajl_gen_status_ok
-            || ngx_http_apim_json_int(g, "limit", plan->limit.quota)
-               != NGX_OK
-            || ngx_http_apim_json_key(g, "window") != NGX_OK
-            || ngx_http_apim_json_window(g, &plan->limit.period) != NGX_OK
-            || ngx_http_apim_json_str(g, "quota_window", &s) != NGX_OK
-            || yajl_gen_map_close(g) != yajl_gen_status_ok)
-        {
-            return NGX_ERROR;
-        }
+    } else if (yajl_gen_map_open(g) != yajl_gen_status_ok
+               || ngx_http_apim_json_int(g, "limit", plan->limit.quota)
+                  != NGX_OK
+               || ngx_http_apim_json_key(g, "window") != NGX_OK
+               || ngx_http_apim_json_window(g, &plan->limit.period) != NGX_OK
+               || ngx_http_apim_json_key(g, "rolling") != NGX_OK
+               || yajl_gen_bool(g, plan->limit.period.rolling)
+                  != yajl_gen_status_ok
+               || yajl_gen_map_close(g) != yajl_gen_status_ok)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_http_apim_json_key(g, "apis") != NGX_OK) {

@@ -584,11 +584,11 @@ $main::Auth
 --- error_code eval
 [200, 200, 404]
 --- response_body eval
-['{"items":[{"name":"metered","rate":{"limit":10,"window":60,"burst":9},"quota":{"limit":10,"window":"day","quota_window":"calendar"},"apis":null},'
- . '{"name":"gold","rate":{"limit":100,"window":1,"burst":200},"quota":{"limit":1000000,"window":"month","quota_window":"calendar"},"apis":["orders","billing"]},'
- . '{"name":"trial","rate":null,"quota":{"limit":100,"window":604800,"quota_window":"rolling"},"apis":null},'
- . '{"name":"bigger","rate":{"limit":10,"window":60,"burst":9},"quota":{"limit":20,"window":"day","quota_window":"calendar"},"apis":null}]}' . "\n",
- '{"name":"trial","rate":null,"quota":{"limit":100,"window":604800,"quota_window":"rolling"},"apis":null}' . "\n",
+['{"items":[{"name":"metered","rate":{"limit":10,"window":60,"burst":9},"quota":{"limit":10,"window":"day","rolling":false},"apis":null},'
+ . '{"name":"gold","rate":{"limit":100,"window":1,"burst":200},"quota":{"limit":1000000,"window":"month","rolling":false},"apis":["orders","billing"]},'
+ . '{"name":"trial","rate":null,"quota":{"limit":100,"window":604800,"rolling":true},"apis":null},'
+ . '{"name":"bigger","rate":{"limit":10,"window":60,"burst":9},"quota":{"limit":20,"window":"day","rolling":false},"apis":null}]}' . "\n",
+ '{"name":"trial","rate":null,"quota":{"limit":100,"window":604800,"rolling":true},"apis":null}' . "\n",
  main::problem(404, 'Not Found', 'no plan \"platinum\"', '/admin/plans/platinum')]
 --- no_error_log
 [error]
