@@ -1,0 +1,29 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+#ifndef _NGX_HTTP_MESH_PEER_H_INCLUDED_
+#define _NGX_HTTP_MESH_PEER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+typedef struct {
+    ngx_str_t    id;            /* "spiffe://td/path"; empty: none */
+    ngx_str_t    trust_domain;  /* "td" */
+    ngx_str_t    path;          /* "/ns/shop/sa/web" */
+    ngx_str_t    error;         /* why not verified, for the log;
+                                   empty when verified or no cert */
+    unsigned     verified:1;    /* an SVID passed every check */
+} ngx_http_mesh_peer_t;
+
+
+ngx_http_mesh_peer_t *ngx_http_mesh_peer(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_MESH_PEER_H_INCLUDED_ */
