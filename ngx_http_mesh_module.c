@@ -7,8 +7,9 @@
 /*
  * ngx_http_mesh_module: service-to-service identity, authorization and
  * limits.  It is built into the same shared object as ngx_http_apim_module
- * so that both use one LMDB environment per process (ngx_http_apim_store());
- * its directives arrive with the mesh features.
+ * so that both use one LMDB environment per process (ngx_http_apim_store())
+ * and one limiter.  This file holds the directives and the configuration;
+ * the work is done in src/ngx_http_mesh_*.c.
  */
 
 
@@ -16,26 +17,103 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_mesh.h"
+#include "ngx_http_mesh_authz.h"
+
+
+static void *ngx_http_mesh_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_mesh_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_mesh_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static void *ngx_http_mesh_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_mesh_init(ngx_conf_t *cf);
+
+
+static ngx_conf_enum_t  ngx_http_mesh_mtls_modes[] = {
+    { ngx_string("off"), NGX_HTTP_MESH_MTLS_OFF },
+    { ngx_string("permissive"), NGX_HTTP_MESH_MTLS_PERMISSIVE },
+    { ngx_string("strict"), NGX_HTTP_MESH_MTLS_STRICT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_mesh_default_modes[] = {
+    { ngx_string("allow"), NGX_HTTP_MESH_DEFAULT_ALLOW },
+    { ngx_string("deny"), NGX_HTTP_MESH_DEFAULT_DENY },
+    { ngx_string("audit"), NGX_HTTP_MESH_DEFAULT_AUDIT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_mesh_commands[] = {
+
+    { ngx_string("mesh_mtls"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_mesh_srv_conf_t, mtls),
+      &ngx_http_mesh_mtls_modes },
+
+    { ngx_string("mesh_service"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mesh_service_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mesh_allow"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mesh_rule_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mesh_deny"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mesh_rule_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      1,
+      NULL },
+
+    { ngx_string("mesh_default"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mesh_default_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mesh_loc_conf_t, dflt),
+      &ngx_http_mesh_default_modes },
+
+    { ngx_string("mesh_limit"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_mesh_limit_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
 
 static ngx_http_module_t  ngx_http_mesh_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_mesh_authz_add_variables,     /* preconfiguration */
+    ngx_http_mesh_init,                    /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_mesh_create_main_conf,        /* create main configuration */
     NULL,                                  /* init main configuration */
 
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
+    ngx_http_mesh_create_srv_conf,         /* create server configuration */
+    ngx_http_mesh_merge_srv_conf,          /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_mesh_create_loc_conf,         /* create location configuration */
+    ngx_http_mesh_merge_loc_conf           /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_mesh_module = {
     NGX_MODULE_V1,
     &ngx_http_mesh_module_ctx,             /* module context */
-    NULL,                                  /* module directives */
+    ngx_http_mesh_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
@@ -46,3 +124,149 @@ ngx_module_t  ngx_http_mesh_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static void *
+ngx_http_mesh_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_mesh_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mesh_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mmcf->limit_zone = NULL;
+     *     mmcf->audit_zone = NULL;
+     *     mmcf->requires_authz = 0;
+     *     mmcf->requires_audit = 0;
+     *     mmcf->limit_file = { 0, NULL };
+     *     mmcf->limit_line = 0;
+     */
+
+    return mmcf;
+}
+
+
+static void *
+ngx_http_mesh_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_mesh_srv_conf_t  *mscf;
+
+    mscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mesh_srv_conf_t));
+    if (mscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mscf->rule_name = { 0, NULL };
+     *     mscf->rule_file = { 0, NULL };
+     *     mscf->rule_line = 0;
+     */
+
+    mscf->mtls = NGX_CONF_UNSET_UINT;
+
+    return mscf;
+}
+
+
+static char *
+ngx_http_mesh_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mesh_srv_conf_t *prev = parent;
+    ngx_http_mesh_srv_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->mtls, prev->mtls,
+                              NGX_HTTP_MESH_MTLS_OFF);
+
+    /*
+     * without "strict", callers without a verified identity reach the
+     * rules; they never match them, but the operator should know
+     */
+
+    if (conf->rule_name.len && conf->mtls != NGX_HTTP_MESH_MTLS_STRICT) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"%V\" in %V:%ui is used in a server without "
+                      "\"mesh_mtls strict\": callers without a verified "
+                      "identity match no identity rule",
+                      &conf->rule_name, &conf->rule_file, conf->rule_line);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_mesh_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mesh_loc_conf_t  *mlcf;
+
+    mlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mesh_loc_conf_t));
+    if (mlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mlcf->service = { 0, NULL };
+     *     mlcf->rules = NULL;
+     *     mlcf->limits = NULL;
+     *     mlcf->has_allow = 0;
+     */
+
+    mlcf->dflt = NGX_CONF_UNSET_UINT;
+
+    return mlcf;
+}
+
+
+static char *
+ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mesh_loc_conf_t *prev = parent;
+    ngx_http_mesh_loc_conf_t *conf = child;
+
+    if (conf->service.data == NULL) {
+        conf->service = prev->service;
+    }
+
+    /* as with allow and deny: a level with rules of its own replaces */
+
+    if (conf->rules == NULL) {
+        conf->rules = prev->rules;
+        conf->has_allow = prev->has_allow;
+    }
+
+    if (conf->limits == NULL) {
+        conf->limits = prev->limits;
+    }
+
+    if (conf->dflt == NGX_CONF_UNSET_UINT) {
+        conf->dflt = prev->dflt;
+    }
+
+    if (conf->dflt == NGX_CONF_UNSET_UINT && conf->service.len) {
+        conf->dflt = NGX_HTTP_MESH_DEFAULT_DENY;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mesh_init(ngx_conf_t *cf)
+{
+    /* the identity handler must run first: nginx runs the last one first */
+
+    if (ngx_http_mesh_authz_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

@@ -104,5 +104,8 @@ int apimctl_key_show(apimctl_ctx_t *ctx);
 int apimctl_key_revoke(apimctl_ctx_t *ctx);
 int apimctl_usage_show(apimctl_ctx_t *ctx);
 
+/* apimctl_mesh.c */
+int apimctl_mesh_main(apimctl_ctx_t *ctx, int argc, char **argv);
+
 
 #endif /* _APIMCTL_H_INCLUDED_ */

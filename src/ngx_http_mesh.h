@@ -1,0 +1,65 @@
+
+/*
+ * Copyright (C) The nginx-apim authors
+ */
+
+
+/*
+ * The mesh module's configuration, shared by its files: identity (mesh_mtls)
+ * and authorization (mesh_service, mesh_allow, mesh_deny, mesh_default,
+ * mesh_limit).
+ */
+
+
+#ifndef _NGX_HTTP_MESH_H_INCLUDED_
+#define _NGX_HTTP_MESH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_MESH_MTLS_OFF         0
+#define NGX_HTTP_MESH_MTLS_PERMISSIVE  1
+#define NGX_HTTP_MESH_MTLS_STRICT      2
+
+#define NGX_HTTP_MESH_DEFAULT_ALLOW    0
+#define NGX_HTTP_MESH_DEFAULT_DENY     1
+#define NGX_HTTP_MESH_DEFAULT_AUDIT    2
+
+#define NGX_HTTP_MESH_PER_EDGE         0
+#define NGX_HTTP_MESH_PER_SOURCE       1
+
+
+typedef struct {
+    ngx_shm_zone_t               *limit_zone;  /* the APIM limiter's */
+    ngx_shm_zone_t               *audit_zone;  /* counts audited denials */
+    ngx_uint_t                    requires_authz;
+    ngx_uint_t                    requires_audit;
+    ngx_str_t                     limit_file;  /* where mesh_limit is */
+    ngx_uint_t                    limit_line;
+} ngx_http_mesh_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                    mtls;        /* NGX_HTTP_MESH_MTLS_* */
+    ngx_str_t                     rule_name;   /* the first identity rule */
+    ngx_str_t                     rule_file;
+    ngx_uint_t                    rule_line;
+} ngx_http_mesh_srv_conf_t;
+
+
+typedef struct {
+    ngx_str_t                     service;
+    ngx_array_t                  *rules;       /* ngx_http_mesh_rule_t */
+    ngx_array_t                  *limits;      /* ngx_http_mesh_limit_t */
+    ngx_uint_t                    dflt;        /* NGX_HTTP_MESH_DEFAULT_* */
+    ngx_uint_t                    has_allow;   /* an allow among rules */
+} ngx_http_mesh_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_mesh_module;
+
+
+#endif /* _NGX_HTTP_MESH_H_INCLUDED_ */
