@@ -98,8 +98,9 @@ ngx_http_mesh_service_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (!ngx_apim_name_valid((char *) value[1].data, value[1].len)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid service name \"%V\": use 1 to 64 of "
-                           "A-Z a-z 0-9 . _ -", &value[1]);
+                           "invalid service name \"%V\" in \"%V\": use 1 "
+                           "to 64 of A-Z a-z 0-9 . _ -", &value[1],
+                           &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -166,9 +167,10 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                         ngx_mesh_method_valid))
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid methods \"%V\", they must be "
-                                   "nginx method names such as "
-                                   "\"methods=GET,POST\"", &value[i]);
+                                   "invalid methods \"%V\" in \"%V\", they "
+                                   "must be nginx method names such as "
+                                   "\"methods=GET,POST\"", &value[i],
+                                   &cmd->name);
                 return NGX_CONF_ERROR;
             }
 
@@ -185,9 +187,9 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                         ngx_mesh_path_pattern_valid))
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid paths \"%V\", they must be "
-                                   "paths such as \"paths=/a/*,/b\"",
-                                   &value[i]);
+                                   "invalid paths \"%V\" in \"%V\", they "
+                                   "must be paths such as \"paths=/a/*,/b\"",
+                                   &value[i], &cmd->name);
                 return NGX_CONF_ERROR;
             }
 
@@ -198,10 +200,10 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (!ngx_mesh_id_pattern_valid((char *) value[i].data, value[i].len))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid caller pattern \"%V\", it must be "
-                               "a SPIFFE ID, a prefix such as "
+                               "invalid caller pattern \"%V\" in \"%V\", it "
+                               "must be a SPIFFE ID, a prefix such as "
                                "\"spiffe://td/ns/shop/*\", or \"*\"",
-                               &value[i]);
+                               &value[i], &cmd->name);
             return NGX_CONF_ERROR;
         }
 
@@ -236,14 +238,33 @@ ngx_http_mesh_default_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_mesh_loc_conf_t  *mlcf = conf;
 
-    char                       *rv;
+    ngx_str_t                  *value;
+    ngx_conf_enum_t            *e;
     ngx_http_mesh_main_conf_t  *mmcf;
 
-    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
-
-    if (rv != NGX_CONF_OK) {
-        return rv;
+    if (mlcf->dflt != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
     }
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            break;
+        }
+    }
+
+    if (e->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\", it must be "
+                           "\"allow\", \"deny\" or \"audit\"", &value[1],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->dflt = e->value;
 
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mesh_module);
     mmcf->requires_authz = 1;

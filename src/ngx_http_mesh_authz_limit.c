@@ -61,9 +61,10 @@ ngx_http_mesh_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (!ngx_mesh_id_pattern_valid((char *) value[1].data, value[1].len)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid caller pattern \"%V\", it must be "
-                           "a SPIFFE ID, a prefix such as "
-                           "\"spiffe://td/ns/shop/*\", or \"*\"", &value[1]);
+                           "invalid caller pattern \"%V\" in \"%V\", it "
+                           "must be a SPIFFE ID, a prefix such as "
+                           "\"spiffe://td/ns/shop/*\", or \"*\"", &value[1],
+                           &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -107,8 +108,9 @@ ngx_http_mesh_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             if (rate <= 0 || rate > 1000000) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid rate \"%V\", it must look like "
-                                   "\"10r/s\" or \"100r/m\"", &value[i]);
+                                   "invalid rate \"%V\" in \"%V\", it must "
+                                   "look like \"10r/s\" or \"100r/m\"",
+                                   &value[i], &cmd->name);
                 return NGX_CONF_ERROR;
             }
 
@@ -120,7 +122,8 @@ ngx_http_mesh_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             if (burst == NGX_ERROR || burst > 1000000) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid burst \"%V\"", &value[i]);
+                                   "invalid burst \"%V\" in \"%V\"",
+                                   &value[i], &cmd->name);
                 return NGX_CONF_ERROR;
             }
 
@@ -138,7 +141,8 @@ ngx_http_mesh_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
+                           "invalid parameter \"%V\" in \"%V\"", &value[i],
+                           &cmd->name);
         return NGX_CONF_ERROR;
     }
 
