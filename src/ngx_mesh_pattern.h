@@ -7,9 +7,9 @@
 /*
  * The patterns of mesh rules, for nginx and for apimctl alike (libc only):
  * caller patterns (an exact SPIFFE ID, a prefix such as "spiffe://td/ns/"
- * followed by "*", or "*" for any verified ID), request paths (exact, or a prefix with a
- * trailing "*"), HTTP method names, and the comma-separated lists of paths
- * and methods that store rules keep.
+ * followed by "*", or "*" for any verified ID), request paths (exact, or
+ * a prefix with a trailing "*"), HTTP method names, and the comma-separated
+ * lists of paths and methods that store rules keep.
  */
 
 

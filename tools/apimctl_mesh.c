@@ -84,6 +84,27 @@ apimctl_mesh_main(apimctl_ctx_t *ctx, int argc, char **argv)
     char        *args[APIMCTL_MESH_ARGS_MAX];
     const char  *a, *value, *cmd;
 
+    /* the first word, past the global options */
+
+    for (i = 1; i < argc; i++) {
+        a = argv[i];
+
+        if (a[0] != '-' || a[1] == '\0') {
+            break;
+        }
+
+        if (strchr(a, '=') == NULL
+            && (strcmp(a, "-s") == 0 || strcmp(a, "--store") == 0
+                || strcmp(a, "--size") == 0 || strcmp(a, "--secret") == 0))
+        {
+            i++;
+        }
+    }
+
+    if (i >= argc || strcmp(argv[i], "mesh") != 0) {
+        return APIMCTL_RETRY;
+    }
+
     cmd = NULL;
     nargs = 0;
 
@@ -101,15 +122,14 @@ apimctl_mesh_main(apimctl_ctx_t *ctx, int argc, char **argv)
                        || strcmp(a, "--secret") == 0)
             {
                 if (i + 1 == argc) {
-                    return cmd ? apimctl_mesh_usage("%s needs a value", a)
-                               : APIMCTL_RETRY;
+                    return apimctl_mesh_usage("%s needs a value", a);
                 }
 
                 value = argv[++i];
 
             } else {
-                return cmd ? apimctl_mesh_usage("unknown option %s", a)
-                           : APIMCTL_RETRY;
+                return apimctl_mesh_usage("unknown option %s",
+                                          apimctl_quote(a));
             }
 
             if (strcmp(a, "-s") == 0 || strncmp(a, "--store", 7) == 0) {
@@ -117,25 +137,22 @@ apimctl_mesh_main(apimctl_ctx_t *ctx, int argc, char **argv)
 
             } else if (strncmp(a, "--size", 6) == 0) {
                 if (apimctl_mesh_size(value, &ctx->size) != 0) {
-                    return apimctl_mesh_usage("invalid --size %s", value);
+                    return apimctl_mesh_usage("invalid --size %s",
+                                              apimctl_quote(value));
                 }
 
                 ctx->size_text = value;
 
             } else if (strncmp(a, "--secret", 8) != 0) {
-                return cmd ? apimctl_mesh_usage("unknown option %s", a)
-                           : APIMCTL_RETRY;
+                return apimctl_mesh_usage("unknown option %s",
+                                          apimctl_quote(a));
             }
 
             continue;
         }
 
-        if (cmd == NULL && nargs == 0) {
-            if (strcmp(a, "mesh") != 0) {
-                return APIMCTL_RETRY;
-            }
-
-            cmd = a;
+        if (cmd == NULL) {
+            cmd = a;                           /* "mesh" */
             continue;
         }
 
@@ -144,10 +161,6 @@ apimctl_mesh_main(apimctl_ctx_t *ctx, int argc, char **argv)
         }
 
         args[nargs++] = argv[i];
-    }
-
-    if (cmd == NULL) {
-        return APIMCTL_RETRY;
     }
 
     if (nargs == 0) {
