@@ -262,7 +262,10 @@ ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_mesh_init(ngx_conf_t *cf)
 {
-    /* the identity handler must run first: nginx runs the last one first */
+    /*
+     * nginx runs the access handlers registered last first: the identity
+     * handler, registered after this one, runs before authorization
+     */
 
     if (ngx_http_mesh_authz_init(cf) != NGX_OK) {
         return NGX_ERROR;
