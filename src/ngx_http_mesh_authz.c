@@ -557,6 +557,15 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
         goto store_error;
     }
 
+    /*
+     * Under "satisfy any", a call that a rule allows satisfies it, as
+     * "allow" does; one let through by the default only does not
+     */
+
+    if (rc == NGX_DECLINED && verdict == NGX_HTTP_MESH_ALLOW && (n || edge)) {
+        return NGX_OK;
+    }
+
     return rc;
 
 failed:

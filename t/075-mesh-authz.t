@@ -671,3 +671,36 @@ GET /t
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 15: satisfy any: a call a rule allows satisfies it; a mesh denial is final
+--- config
+    location = /t {
+        satisfy any;
+        deny all;
+        mesh_service orders;
+        mesh_allow spiffe://td.test/ns/shop/sa/web;
+        add_header X-Authz $mesh_authz always;
+        empty_gif;
+    }
+    location = /u {
+        satisfy any;
+        allow 127.0.0.1;
+        mesh_service orders;
+        mesh_allow spiffe://td.test/ns/shop/sa/web;
+        add_header X-Authz $mesh_authz always;
+        empty_gif;
+    }
+--- init
+main::check('web', 'GET /t', 200, 'allow config:1');
+main::check('cart', 'GET /t', 403, 'deny default', main::forbidden('orders', '/t'));
+main::check('cart', 'GET /u', 403, 'deny default');
+--- request
+GET /u
+--- error_code: 403
+--- response_body eval
+main::forbidden('orders', '/u')
+--- no_error_log
+[error]
+[alert]
