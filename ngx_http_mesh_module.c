@@ -18,13 +18,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_mesh.h"
+#include "ngx_http_mesh_peer.h"
 #include "ngx_http_mesh_authz.h"
 
 
 static void *ngx_http_mesh_create_main_conf(ngx_conf_t *cf);
-static void *ngx_http_mesh_create_srv_conf(ngx_conf_t *cf);
-static char *ngx_http_mesh_merge_srv_conf(ngx_conf_t *cf, void *parent,
-    void *child);
 static void *ngx_http_mesh_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -49,11 +47,27 @@ static ngx_conf_enum_t  ngx_http_mesh_default_modes[] = {
 
 static ngx_command_t  ngx_http_mesh_commands[] = {
 
-    { ngx_string("mesh_mtls"),
+    /* the identity work's directives, as the stand-in takes them */
+
+    { ngx_string("mesh_trust_domain"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_mesh_peer_stand_in,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("mesh_trust_bundle"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE2,
+      ngx_http_mesh_peer_stand_in,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("mesh_mtls"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
-      NGX_HTTP_SRV_CONF_OFFSET,
-      offsetof(ngx_http_mesh_srv_conf_t, mtls),
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mesh_loc_conf_t, mtls),
       &ngx_http_mesh_mtls_modes },
 
     { ngx_string("mesh_service"),
@@ -102,8 +116,8 @@ static ngx_http_module_t  ngx_http_mesh_module_ctx = {
     ngx_http_mesh_create_main_conf,        /* create main configuration */
     NULL,                                  /* init main configuration */
 
-    ngx_http_mesh_create_srv_conf,         /* create server configuration */
-    ngx_http_mesh_merge_srv_conf,          /* merge server configuration */
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
 
     ngx_http_mesh_create_loc_conf,         /* create location configuration */
     ngx_http_mesh_merge_loc_conf           /* merge location configuration */
@@ -152,56 +166,6 @@ ngx_http_mesh_create_main_conf(ngx_conf_t *cf)
 
 
 static void *
-ngx_http_mesh_create_srv_conf(ngx_conf_t *cf)
-{
-    ngx_http_mesh_srv_conf_t  *mscf;
-
-    mscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mesh_srv_conf_t));
-    if (mscf == NULL) {
-        return NULL;
-    }
-
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     mscf->rule_name = { 0, NULL };
-     *     mscf->rule_file = { 0, NULL };
-     *     mscf->rule_line = 0;
-     */
-
-    mscf->mtls = NGX_CONF_UNSET_UINT;
-
-    return mscf;
-}
-
-
-static char *
-ngx_http_mesh_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
-{
-    ngx_http_mesh_srv_conf_t *prev = parent;
-    ngx_http_mesh_srv_conf_t *conf = child;
-
-    ngx_conf_merge_uint_value(conf->mtls, prev->mtls,
-                              NGX_HTTP_MESH_MTLS_OFF);
-
-    /*
-     * without "strict", callers without a verified identity reach the
-     * rules; they never match them, but the operator should know
-     */
-
-    if (conf->rule_name.len && conf->mtls != NGX_HTTP_MESH_MTLS_STRICT) {
-        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "\"%V\" in %V:%ui is used in a server without "
-                      "\"mesh_mtls strict\": callers without a verified "
-                      "identity match no identity rule",
-                      &conf->rule_name, &conf->rule_file, conf->rule_line);
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static void *
 ngx_http_mesh_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_mesh_loc_conf_t  *mlcf;
@@ -218,8 +182,12 @@ ngx_http_mesh_create_loc_conf(ngx_conf_t *cf)
      *     mlcf->rules = NULL;
      *     mlcf->limits = NULL;
      *     mlcf->has_allow = 0;
+     *     mlcf->rule_name = { 0, NULL };
+     *     mlcf->rule_file = { 0, NULL };
+     *     mlcf->rule_line = 0;
      */
 
+    mlcf->mtls = NGX_CONF_UNSET_UINT;
     mlcf->dflt = NGX_CONF_UNSET_UINT;
 
     return mlcf;
@@ -231,6 +199,22 @@ ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_mesh_loc_conf_t *prev = parent;
     ngx_http_mesh_loc_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->mtls, prev->mtls,
+                              NGX_HTTP_MESH_MTLS_OFF);
+
+    /*
+     * without "strict", callers without a verified identity reach the
+     * rules; they never match them, but the operator should know
+     */
+
+    if (conf->rule_name.len && conf->mtls != NGX_HTTP_MESH_MTLS_STRICT) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"%V\" in %V:%ui is used without \"mesh_mtls "
+                      "strict\": callers without a verified identity "
+                      "match no identity rule",
+                      &conf->rule_name, &conf->rule_file, conf->rule_line);
+    }
 
     if (conf->service.data == NULL) {
         conf->service = prev->service;

@@ -44,18 +44,17 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                    mtls;        /* NGX_HTTP_MESH_MTLS_* */
-    ngx_str_t                     rule_name;   /* the first identity rule */
-    ngx_str_t                     rule_file;
-    ngx_uint_t                    rule_line;
-} ngx_http_mesh_srv_conf_t;
 
-
-typedef struct {
     ngx_str_t                     service;
     ngx_array_t                  *rules;       /* ngx_http_mesh_rule_t */
     ngx_array_t                  *limits;      /* ngx_http_mesh_limit_t */
     ngx_uint_t                    dflt;        /* NGX_HTTP_MESH_DEFAULT_* */
     ngx_uint_t                    has_allow;   /* an allow among rules */
+
+    /* the level's first identity rule, for the warning without strict */
+    ngx_str_t                     rule_name;
+    ngx_str_t                     rule_file;
+    ngx_uint_t                    rule_line;
 } ngx_http_mesh_loc_conf_t;
 
 

@@ -277,22 +277,22 @@ ngx_http_mesh_default_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* the server's first identity rule, for the warning without strict mTLS */
+/* the level's first identity rule, for the warning without strict mTLS */
 
 void
 ngx_http_mesh_rule_used(ngx_conf_t *cf, ngx_command_t *cmd)
 {
-    ngx_http_mesh_srv_conf_t  *mscf;
+    ngx_http_mesh_loc_conf_t  *mlcf;
 
-    mscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_mesh_module);
+    mlcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_mesh_module);
 
-    if (mscf->rule_name.len) {
+    if (mlcf->rule_name.len) {
         return;
     }
 
-    mscf->rule_name = cmd->name;
-    mscf->rule_file = cf->conf_file->file.name;
-    mscf->rule_line = cf->conf_file->line;
+    mlcf->rule_name = cmd->name;
+    mlcf->rule_file = cf->conf_file->file.name;
+    mlcf->rule_line = cf->conf_file->line;
 }
 
 

@@ -9,6 +9,8 @@
  * SPIFFE ID in the one URI SAN of the client certificate nginx verified
  * (ssl_verify_client and ssl_client_certificate), without the SVID checks
  * of the real one, so that authorization can be built and tested first.
+ * mesh_trust_domain and mesh_trust_bundle are taken and ignored, so that
+ * the same configurations serve both.
  */
 
 
@@ -18,6 +20,7 @@
 
 #include <openssl/x509v3.h>
 
+#include "ngx_http_mesh.h"
 #include "ngx_http_mesh_peer.h"
 
 
@@ -31,9 +34,12 @@ static ngx_http_mesh_peer_t  ngx_http_mesh_peer_none;
 ngx_http_mesh_peer_t *
 ngx_http_mesh_peer(ngx_http_request_t *r)
 {
-    ngx_http_mesh_peer_t  *peer;
+    ngx_http_mesh_peer_t      *peer;
+    ngx_http_mesh_loc_conf_t  *mlcf;
 
-    if (r->connection->ssl == NULL) {
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
+
+    if (r->connection->ssl == NULL || mlcf->mtls == NGX_HTTP_MESH_MTLS_OFF) {
         return &ngx_http_mesh_peer_none;
     }
 
@@ -131,4 +137,13 @@ ngx_http_mesh_peer_read(ngx_http_request_t *r, ngx_http_mesh_peer_t *peer)
     peer->verified = 1;
 
     return NGX_OK;
+}
+
+
+/* mesh_trust_domain, mesh_trust_bundle: the real identity's directives */
+
+char *
+ngx_http_mesh_peer_stand_in(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return NGX_CONF_OK;
 }

@@ -24,6 +24,8 @@ typedef struct {
 
 
 ngx_http_mesh_peer_t *ngx_http_mesh_peer(ngx_http_request_t *r);
+char *ngx_http_mesh_peer_stand_in(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_MESH_PEER_H_INCLUDED_ */

@@ -185,6 +185,10 @@ our $HttpConfig = <<'_EOC_';
     ssl_client_certificate $TEST_NGINX_SERVER_ROOT.pki-authz/ca.crt;
     ssl_verify_client optional_no_ca;
 
+    mesh_trust_domain td.test;
+    mesh_trust_bundle td.test $TEST_NGINX_SERVER_ROOT.pki-authz/ca.crt;
+    mesh_mtls permissive;
+
     server {
         listen 127.0.0.1:$TEST_NGINX_BACKEND_PORT;
 
@@ -275,11 +279,12 @@ Test::More::like($out, qr/\[emerg\] (?:\d+#\d+: )?"mesh_allow" directive is not 
     . " location / { mesh_allow spiffe://td.test/ns/shop/*; }\n}");
 
 Test::More::is($rc, 0, 'identity rules without strict mTLS: nginx -t passes');
-Test::More::like($out, qr/\[warn\] (?:\d+#\d+: )?"mesh_allow" in \Q$conf\E:9 is used in a server without "mesh_mtls strict": callers without a verified identity match no identity rule/,
+Test::More::like($out, qr/\[warn\] (?:\d+#\d+: )?"mesh_allow" in \Q$conf\E:9 is used without "mesh_mtls strict": callers without a verified identity match no identity rule/,
                  'and warns, naming the directive and where it is');
 
 ($rc, $out) = nginx_t(
-    "server {\n listen 127.0.0.1:1;\n mesh_mtls strict;\n"
+    "server {\n listen 127.0.0.1:1;\n mesh_mtls strict;"
+    . " mesh_trust_domain td.test; mesh_trust_bundle td.test $Pki/ca.crt;\n"
     . " location / { mesh_deny *; }\n}");
 
 Test::More::is($rc, 0, 'identity rules with strict mTLS: nginx -t passes');
@@ -701,6 +706,26 @@ GET /u
 --- error_code: 403
 --- response_body eval
 main::forbidden('orders', '/u')
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 16: where mesh_mtls is off, no caller has an identity: the rules match none
+--- config
+    location = /t {
+        mesh_mtls off;
+        mesh_service orders;
+        mesh_allow spiffe://td.test/ns/shop/sa/web;
+        add_header X-Authz $mesh_authz always;
+        empty_gif;
+    }
+--- init
+main::check('web', 'GET /t', 403, 'deny default');
+--- request
+GET /t
+--- error_code: 403
 --- no_error_log
 [error]
 [alert]

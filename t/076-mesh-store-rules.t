@@ -240,6 +240,10 @@ our $HttpConfig = <<'_EOC_';
     ssl_certificate_key $TEST_NGINX_SERVER_ROOT.pki-store-rules/server.key;
     ssl_client_certificate $TEST_NGINX_SERVER_ROOT.pki-store-rules/ca.crt;
     ssl_verify_client optional_no_ca;
+
+    mesh_trust_domain td.test;
+    mesh_trust_bundle td.test $TEST_NGINX_SERVER_ROOT.pki-store-rules/ca.crt;
+    mesh_mtls permissive;
 _EOC_
 
 add_block_preprocessor(sub {

@@ -243,7 +243,8 @@ $ENV{TEST_NGINX_MESH_PORT} //= free_port();
 # nginx -t: mesh_limit needs apim_store, and a well-formed rate
 
 my ($rc, $out, $conf) = nginx_t(
-    "server {\n listen 127.0.0.1:1;\n mesh_mtls strict;\n"
+    "server {\n listen 127.0.0.1:1;\n mesh_mtls strict;"
+    . " mesh_trust_domain td.test; mesh_trust_bundle td.test $Pki/ca.crt;\n"
     . " mesh_limit * rate=10r/s;\n}");
 
 Test::More::isnt($rc, 0, 'mesh_limit without apim_store: nginx -t fails');
@@ -283,6 +284,10 @@ our $HttpConfig = <<'_EOC_';
     ssl_certificate_key $TEST_NGINX_SERVER_ROOT.pki-limit/server.key;
     ssl_client_certificate $TEST_NGINX_SERVER_ROOT.pki-limit/ca.crt;
     ssl_verify_client optional_no_ca;
+
+    mesh_trust_domain td.test;
+    mesh_trust_bundle td.test $TEST_NGINX_SERVER_ROOT.pki-limit/ca.crt;
+    mesh_mtls permissive;
 _EOC_
 
 add_block_preprocessor(sub {
