@@ -80,6 +80,7 @@ typedef struct {
     ngx_str_t                     plan;
     ngx_http_apim_plan_t         *plan_conf;
     int64_t                       quota_remaining;  /* -1: no quota */
+    uint32_t                      usage_gen;   /* the key record's */
     unsigned                      granted:1;   /* the key may call the API */
     unsigned                      counted:1;
 } ngx_http_apim_ctx_t;
@@ -485,6 +486,7 @@ ngx_http_apim_check(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
      */
 
     ctx->plan_conf = plan;
+    ctx->usage_gen = rec.usage_gen;
     ctx->granted = 1;
 
     return NGX_OK;
@@ -561,8 +563,8 @@ ngx_http_apim_count_handler(ngx_http_request_t *r)
         st = ngx_http_apim_store();
 
         if (st == NULL
-            || ngx_http_apim_limit_check(amcf->zone, &name, &plan->limit, st,
-                                         &res)
+            || ngx_http_apim_limit_check(amcf->zone, &name, ctx->usage_gen,
+                                         &plan->limit, st, &res)
                != NGX_OK)
         {
             /* logged once by the store or the limiter */

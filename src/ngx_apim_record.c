@@ -7,14 +7,16 @@
 /*
  * Encoding and decoding of the store's records.  Every integer is fixed
  * 64-bit little-endian (flags too: the upper 32 bits are written as zero
- * and must read as zero), every string a 32-bit little-endian length and
- * its bytes, without a terminating zero:
+ * and must read as zero, except a key's, which hold its usage
+ * generation), every string a 32-bit little-endian length and its bytes,
+ * without a terminating zero:
  *
- *   key       'K' 1  flags created not_before expires_at        34 bytes
+ *   key       'K' 1  flags+gen created not_before expires_at    34 bytes
  *                    id consumer plan apis metadata             5 strings
  *   consumer  'C' 1  flags created                              18 bytes
  *                    name id plan metadata                      4 strings
- *   usage     'U' 1  window_start window_end count tat          34 bytes
+ *   usage     'U' 2  window_start window_end count tat gen      42 bytes
+ *            ('U' 1  the same without gen, read as generation 0) 34 bytes
  *
  * A record must be exactly as long as its fields: a decoder refuses a
  * wrong type, another version, a length running past the input and bytes
@@ -73,7 +75,7 @@ ngx_apim_key_rec_encode(const ngx_apim_key_rec_t *rec, unsigned char *buf)
     unsigned char  *p;
 
     p = ngx_apim_put_head(buf, NGX_APIM_RECORD_KEY);
-    p = ngx_apim_put_int(p, rec->flags);
+    p = ngx_apim_put_int(p, (uint64_t) rec->usage_gen << 32 | rec->flags);
     p = ngx_apim_put_int(p, (uint64_t) rec->created);
     p = ngx_apim_put_int(p, (uint64_t) rec->not_before);
     p = ngx_apim_put_int(p, (uint64_t) rec->expires_at);
@@ -89,11 +91,11 @@ int
 ngx_apim_key_rec_decode(ngx_apim_key_rec_t *rec, const void *data,
     size_t len)
 {
-    uint64_t           created, not_before, expires_at;
+    uint64_t           flags, created, not_before, expires_at;
     ngx_apim_reader_t  rd;
 
     if (ngx_apim_get_head(&rd, data, len, NGX_APIM_RECORD_KEY) != 0
-        || ngx_apim_get_flags(&rd, &rec->flags) != 0
+        || ngx_apim_get_int(&rd, &flags) != 0
         || ngx_apim_get_int(&rd, &created) != 0
         || ngx_apim_get_int(&rd, &not_before) != 0
         || ngx_apim_get_int(&rd, &expires_at) != 0
@@ -107,6 +109,8 @@ ngx_apim_key_rec_decode(ngx_apim_key_rec_t *rec, const void *data,
         return -1;
     }
 
+    rec->flags = (uint32_t) flags;
+    rec->usage_gen = (uint32_t) (flags >> 32);
     rec->created = (int64_t) created;
     rec->not_before = (int64_t) not_before;
     rec->expires_at = (int64_t) expires_at;
@@ -175,11 +179,15 @@ ngx_apim_usage_rec_encode(const ngx_apim_usage_rec_t *rec,
 {
     unsigned char  *p;
 
-    p = ngx_apim_put_head(buf, NGX_APIM_RECORD_USAGE);
-    p = ngx_apim_put_int(p, (uint64_t) rec->window_start);
+    buf[0] = NGX_APIM_RECORD_USAGE;
+    buf[1] = NGX_APIM_USAGE_VERSION;
+
+    p = ngx_apim_put_int(buf + NGX_APIM_RECORD_HEAD,
+                         (uint64_t) rec->window_start);
     p = ngx_apim_put_int(p, (uint64_t) rec->window_end);
     p = ngx_apim_put_int(p, (uint64_t) rec->count);
-    (void) ngx_apim_put_int(p, (uint64_t) rec->tat);
+    p = ngx_apim_put_int(p, (uint64_t) rec->tat);
+    (void) ngx_apim_put_int(p, rec->gen);
 }
 
 
@@ -187,15 +195,32 @@ int
 ngx_apim_usage_rec_decode(ngx_apim_usage_rec_t *rec, const void *data,
     size_t len)
 {
-    uint64_t           v[4];
-    ngx_apim_reader_t  rd;
+    uint64_t              v[5];
+    ngx_apim_reader_t     rd;
+    const unsigned char  *p = data;
 
-    if (len != NGX_APIM_USAGE_LEN
-        || ngx_apim_get_head(&rd, data, len, NGX_APIM_RECORD_USAGE) != 0
-        || ngx_apim_get_int(&rd, &v[0]) != 0
+    /* version 1, written before usage generations, reads as generation 0 */
+
+    if (!(len == NGX_APIM_USAGE_LEN && p[1] == NGX_APIM_USAGE_VERSION)
+        && !(len == NGX_APIM_USAGE_V1_LEN && p[1] == 1))
+    {
+        return -1;
+    }
+
+    if (p[0] != NGX_APIM_RECORD_USAGE) {
+        return -1;
+    }
+
+    rd.pos = p + NGX_APIM_RECORD_HEAD;
+    rd.last = p + len;
+    v[4] = 0;
+
+    if (ngx_apim_get_int(&rd, &v[0]) != 0
         || ngx_apim_get_int(&rd, &v[1]) != 0
         || ngx_apim_get_int(&rd, &v[2]) != 0
         || ngx_apim_get_int(&rd, &v[3]) != 0
+        || (rd.pos != rd.last
+            && (ngx_apim_get_int(&rd, &v[4]) != 0 || v[4] > UINT32_MAX))
         || rd.pos != rd.last)
     {
         return -1;
@@ -205,6 +230,7 @@ ngx_apim_usage_rec_decode(ngx_apim_usage_rec_t *rec, const void *data,
     rec->window_end = (int64_t) v[1];
     rec->count = (int64_t) v[2];
     rec->tat = (int64_t) v[3];
+    rec->gen = (uint32_t) v[4];
 
     return 0;
 }

@@ -35,9 +35,11 @@
 #define NGX_APIM_RECORD_CONSUMER    'C'
 #define NGX_APIM_RECORD_USAGE       'U'
 #define NGX_APIM_RECORD_VERSION     1
+#define NGX_APIM_USAGE_VERSION      2     /* 1: without the generation */
 
 #define NGX_APIM_USAGE_PREFIX       "q:"
-#define NGX_APIM_USAGE_LEN          (2 + 3 * 8 + 8)   /* 34 bytes */
+#define NGX_APIM_USAGE_LEN          (2 + 5 * 8)       /* 42 bytes */
+#define NGX_APIM_USAGE_V1_LEN       (2 + 4 * 8)       /* 34 bytes */
 
 
 typedef struct {
@@ -56,6 +58,7 @@ typedef struct {
     int64_t             not_before;   /* 0: none */
     int64_t             expires_at;   /* 0: never */
     uint32_t            flags;        /* NGX_APIM_KEY_DISABLED */
+    uint32_t            usage_gen;    /* bumped when usage is reset */
 } ngx_apim_key_rec_t;
 
 
@@ -76,6 +79,7 @@ typedef struct {
     int64_t             window_end;   /* seconds */
     int64_t             count;        /* counted in this window */
     int64_t             tat;          /* rate limiter: microseconds */
+    uint32_t            gen;          /* the key's usage_gen it counts */
 } ngx_apim_usage_rec_t;
 
 

@@ -10,9 +10,12 @@
  * for the mesh's east-west limits, src/ngx_http_mesh_authz_limit.c), counted
  * in shared memory under one lock so that every worker sees one exact
  * count.  A name's state is loaded from the store the first time it is
- * seen (in the caller's read transaction, or in one of its own), and dirty states are written back in batches by one worker on a
- * timer and by every worker as it exits, so counts survive reloads and
- * restarts without a write transaction per request.
+ * seen (in the caller's read transaction, or in one of its own), and
+ * again when the caller's generation differs from the state's (its usage
+ * was reset or restored outside nginx: src/ngx_apim_usage.c); dirty
+ * states are written back in batches by one worker on a timer and by
+ * every worker as it exits, so counts survive reloads and restarts
+ * without a write transaction per request.
  */
 
 
@@ -29,21 +32,32 @@
 #define NGX_HTTP_APIM_LIMIT_BATCH      512
 #define NGX_HTTP_APIM_LIMIT_EVICT      8
 
+/* a bucket of the index for every this many bytes of the zone */
+#define NGX_HTTP_APIM_LIMIT_BUCKET     256
 
-typedef struct {
-    ngx_rbtree_node_t              node;      /* key: crc32 of the name */
+
+typedef struct ngx_http_apim_limit_node_s  ngx_http_apim_limit_node_t;
+
+struct ngx_http_apim_limit_node_s {
+    ngx_http_apim_limit_node_t    *next;      /* in its bucket */
+    uint32_t                       hash;      /* crc32 of the name */
     ngx_queue_t                    lru;
     ngx_queue_t                    dirty;
     ngx_apim_usage_rec_t           usage;
     unsigned                       is_dirty:1;
     u_short                        len;
     u_char                         name[1];
-} ngx_http_apim_limit_node_t;
+};
 
+
+/*
+ * The states are found through a hash table, not a tree: with a million
+ * keys in use a tree walk is some twenty cache misses, a bucket one or two.
+ */
 
 typedef struct {
-    ngx_rbtree_t                   rbtree;
-    ngx_rbtree_node_t              sentinel;
+    ngx_http_apim_limit_node_t   **buckets;
+    ngx_uint_t                     mask;      /* buckets - 1 */
     ngx_queue_t                    lru;
     ngx_queue_t                    dirty;
     ngx_uint_t                     full;      /* the last flush found the
@@ -72,16 +86,19 @@ typedef struct {
 
 static ngx_int_t ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static void ngx_http_apim_limit_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_apim_limit_unlink(ngx_http_apim_limit_ctx_t *ctx,
+    ngx_http_apim_limit_node_t *node);
 static ngx_http_apim_limit_node_t *ngx_http_apim_limit_lookup(
     ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name, uint32_t hash);
 static ngx_http_apim_limit_node_t *ngx_http_apim_limit_create(
     ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name, uint32_t hash,
-    ngx_apim_store_t *st);
+    uint32_t gen, ngx_apim_store_t *st);
+static ngx_int_t ngx_http_apim_limit_load(ngx_apim_store_t *st,
+    ngx_str_t *name, uint32_t gen, ngx_apim_usage_rec_t *usage);
 static ngx_int_t ngx_http_apim_limit_account(ngx_shm_zone_t *zone,
-    ngx_str_t *name, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
-    ngx_http_apim_limit_result_t *res, ngx_uint_t account);
+    ngx_str_t *name, uint32_t gen, ngx_http_apim_limit_t *limit,
+    ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res,
+    ngx_uint_t account);
 static void ngx_http_apim_limit_window(ngx_http_apim_limit_t *limit,
     ngx_apim_usage_rec_t *u, int64_t now);
 static int ngx_http_apim_limit_write(ngx_apim_store_t *st, MDB_txn *txn,
@@ -133,6 +150,7 @@ ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_apim_limit_ctx_t  *octx = data;
 
     size_t                      len;
+    ngx_uint_t                  n;
     ngx_http_apim_limit_ctx_t  *ctx;
 
     ctx = shm_zone->data;
@@ -158,8 +176,19 @@ ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->shpool->data = ctx->sh;
 
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_http_apim_limit_rbtree_insert);
+    n = 1;
+
+    while (n < shm_zone->shm.size / NGX_HTTP_APIM_LIMIT_BUCKET) {
+        n <<= 1;
+    }
+
+    ctx->sh->buckets = ngx_slab_calloc(ctx->shpool, n * sizeof(void *));
+    if (ctx->sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->sh->mask = n - 1;
+
     ngx_queue_init(&ctx->sh->lru);
     ngx_queue_init(&ctx->sh->dirty);
 
@@ -179,57 +208,20 @@ ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-static void
-ngx_http_apim_limit_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t           **p;
-    ngx_http_apim_limit_node_t   *ln, *lnt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else { /* node->key == temp->key */
-
-            ln = (ngx_http_apim_limit_node_t *) node;
-            lnt = (ngx_http_apim_limit_node_t *) temp;
-
-            p = (ngx_memn2cmp(ln->name, lnt->name, ln->len, lnt->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
 /*
  * Counts one request against the name's limits: NGX_OK with res->rejected
  * set to PASSED, RATE or QUOTA; NGX_ERROR when the zone or the store
  * cannot hold the state.  A rejected request consumes neither limit.
+ * "gen" is the usage generation of the key record (0 for names without
+ * one).
  */
 
 ngx_int_t
 ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
-    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res)
 {
-    return ngx_http_apim_limit_account(zone, name, limit, st, res, 1);
+    return ngx_http_apim_limit_account(zone, name, gen, limit, st, res, 1);
 }
 
 
@@ -237,16 +229,16 @@ ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
 
 ngx_int_t
 ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
-    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res)
 {
-    return ngx_http_apim_limit_account(zone, name, limit, st, res, 0);
+    return ngx_http_apim_limit_account(zone, name, gen, limit, st, res, 0);
 }
 
 
 static ngx_int_t
 ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
-    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res, ngx_uint_t account)
 {
     int64_t                      now, now_us, tat, tau, wait;
@@ -287,13 +279,27 @@ ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
     node = ngx_http_apim_limit_lookup(ctx, name, hash);
 
     if (node == NULL) {
-        node = ngx_http_apim_limit_create(ctx, name, hash, st);
+        node = ngx_http_apim_limit_create(ctx, name, hash, gen, st);
 
         if (node == NULL) {
-            ngx_shmtx_unlock(&ctx->shpool->mutex);
-            ngx_http_apim_store_fail(ngx_cycle->log, st ? st->err : "no store");
-            return NGX_ERROR;
+            goto failed;
         }
+
+    } else if (node->usage.gen != gen) {
+
+        /* reset or restored outside: what was counted here is dropped */
+
+        if (ngx_http_apim_limit_load(st, name, gen, &node->usage) != NGX_OK) {
+            goto failed;
+        }
+
+        if (node->is_dirty) {
+            node->is_dirty = 0;
+            ngx_queue_remove(&node->dirty);
+        }
+
+        ngx_queue_remove(&node->lru);
+        ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
 
     } else {
         ngx_queue_remove(&node->lru);
@@ -376,6 +382,13 @@ ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
     }
 
     return NGX_OK;
+
+failed:
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    ngx_http_apim_store_fail(ngx_cycle->log, st ? st->err : "no store");
+
+    return NGX_ERROR;
 }
 
 
@@ -423,39 +436,39 @@ static ngx_http_apim_limit_node_t *
 ngx_http_apim_limit_lookup(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
     uint32_t hash)
 {
-    ngx_int_t                    rc;
-    ngx_rbtree_node_t           *node, *sentinel;
-    ngx_http_apim_limit_node_t  *ln;
+    ngx_http_apim_limit_node_t  *node;
 
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
+    for (node = ctx->sh->buckets[hash & ctx->sh->mask];
+         node;
+         node = node->next)
+    {
+        if (node->hash == hash
+            && node->len == name->len
+            && ngx_memcmp(node->name, name->data, name->len) == 0)
+        {
+            return node;
         }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        /* hash == node->key */
-
-        ln = (ngx_http_apim_limit_node_t *) node;
-
-        rc = ngx_memn2cmp(name->data, ln->name, name->len, (size_t) ln->len);
-
-        if (rc == 0) {
-            return ln;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
+}
+
+
+static void
+ngx_http_apim_limit_unlink(ngx_http_apim_limit_ctx_t *ctx,
+    ngx_http_apim_limit_node_t *node)
+{
+    ngx_http_apim_limit_node_t  **p;
+
+    for (p = &ctx->sh->buckets[node->hash & ctx->sh->mask];
+         *p;
+         p = &(*p)->next)
+    {
+        if (*p == node) {
+            *p = node->next;
+            return;
+        }
+    }
 }
 
 
@@ -467,45 +480,15 @@ ngx_http_apim_limit_lookup(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
 
 static ngx_http_apim_limit_node_t *
 ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
-    uint32_t hash, ngx_apim_store_t *st)
+    uint32_t hash, uint32_t gen, ngx_apim_store_t *st)
 {
-    int                          rc;
     size_t                       size;
-    ngx_uint_t                   n, reading;
+    ngx_uint_t                   n;
     ngx_queue_t                 *q, *prev;
-    ngx_apim_val_t               val;
     ngx_apim_usage_rec_t         usage;
     ngx_http_apim_limit_node_t  *node, *old;
 
-    ngx_memzero(&usage, sizeof(ngx_apim_usage_rec_t));
-
-    if (st == NULL) {
-        return NULL;
-    }
-
-    /* in the caller's read transaction, if it has one */
-
-    reading = st->reading;
-
-    if (!reading && ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
-        return NULL;
-    }
-
-    rc = ngx_apim_store_get(st, NGX_APIM_DB_COUNTERS, name->data, name->len,
-                            &val);
-
-    if (rc == NGX_APIM_STORE_OK
-        && ngx_apim_usage_rec_decode(&usage, val.data, val.len) != 0)
-    {
-        /* a damaged record counts as none; it is rewritten */
-        ngx_memzero(&usage, sizeof(ngx_apim_usage_rec_t));
-    }
-
-    if (!reading) {
-        ngx_apim_store_read_end(st);
-    }
-
-    if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
+    if (ngx_http_apim_limit_load(st, name, gen, &usage) != NGX_OK) {
         return NULL;
     }
 
@@ -525,7 +508,7 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
 
             if (!old->is_dirty) {
                 ngx_queue_remove(&old->lru);
-                ngx_rbtree_delete(&ctx->sh->rbtree, &old->node);
+                ngx_http_apim_limit_unlink(ctx, old);
                 ngx_slab_free_locked(ctx->shpool, old);
                 n++;
             }
@@ -541,16 +524,67 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
         }
     }
 
-    node->node.key = hash;
+    node->hash = hash;
     node->usage = usage;
     node->is_dirty = 0;
     node->len = (u_short) name->len;
     ngx_memcpy(node->name, name->data, name->len);
 
-    ngx_rbtree_insert(&ctx->sh->rbtree, &node->node);
+    node->next = ctx->sh->buckets[hash & ctx->sh->mask];
+    ctx->sh->buckets[hash & ctx->sh->mask] = node;
+
     ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
 
     return node;
+}
+
+
+/*
+ * A name's state as the store has it, in the caller's read transaction if
+ * it has one.  A record of another generation than the caller's was
+ * written before a reset, or raced with one: it counts as no usage.
+ */
+
+static ngx_int_t
+ngx_http_apim_limit_load(ngx_apim_store_t *st, ngx_str_t *name, uint32_t gen,
+    ngx_apim_usage_rec_t *usage)
+{
+    int             rc;
+    ngx_uint_t      reading;
+    ngx_apim_val_t  val;
+
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    reading = st->reading;
+
+    if (!reading && ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_apim_store_get(st, NGX_APIM_DB_COUNTERS, name->data, name->len,
+                            &val);
+
+    if (rc == NGX_APIM_STORE_OK
+        && (ngx_apim_usage_rec_decode(usage, val.data, val.len) != 0
+            || usage->gen != gen))
+    {
+        /* a damaged record counts as none too; it is rewritten */
+        rc = NGX_APIM_STORE_NOT_FOUND;
+    }
+
+    if (!reading) {
+        ngx_apim_store_read_end(st);
+    }
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        ngx_memzero(usage, sizeof(ngx_apim_usage_rec_t));
+        usage->gen = gen;
+        return NGX_OK;
+    }
+
+    return (rc == NGX_APIM_STORE_OK) ? NGX_OK : NGX_ERROR;
 }
 
 

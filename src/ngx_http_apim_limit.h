@@ -44,10 +44,10 @@ typedef struct {
 ngx_shm_zone_t *ngx_http_apim_limit_zone(ngx_conf_t *cf, size_t size,
     void *tag);
 ngx_int_t ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
-    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res);
 ngx_int_t ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
-    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res);
 ngx_int_t ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log,
     ngx_uint_t batches);

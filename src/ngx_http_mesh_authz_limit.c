@@ -247,7 +247,9 @@ ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
         name.len = p - buf;
     }
 
-    if (ngx_http_apim_limit_check(zone, &name, &lim->plan.limit, st, &res)
+    /* generation 0: a mesh count is never reset by apimctl */
+
+    if (ngx_http_apim_limit_check(zone, &name, 0, &lim->plan.limit, st, &res)
         != NGX_OK)
     {
         return NGX_ERROR;

@@ -36,20 +36,13 @@
 #include <openssl/crypto.h>
 
 
-#define APIMCTL_OPT_STORE         0x0001
-#define APIMCTL_OPT_SECRET        0x0002
-#define APIMCTL_OPT_SIZE          0x0004
-#define APIMCTL_OPT_PLAN          0x0008
-#define APIMCTL_OPT_CONSUMER      0x0010
-#define APIMCTL_OPT_EXPIRES       0x0020
-#define APIMCTL_OPT_NOT_BEFORE    0x0040
-#define APIMCTL_OPT_APIS          0x0080
-#define APIMCTL_OPT_META          0x0100
-
 #define APIMCTL_OPT_GLOBAL        (APIMCTL_OPT_STORE|APIMCTL_OPT_SECRET      \
                                    |APIMCTL_OPT_SIZE)
 #define APIMCTL_OPT_KEY           (APIMCTL_OPT_CONSUMER|APIMCTL_OPT_PLAN     \
                                    |APIMCTL_OPT_EXPIRES                      \
+                                   |APIMCTL_OPT_NOT_BEFORE                   \
+                                   |APIMCTL_OPT_APIS|APIMCTL_OPT_META)
+#define APIMCTL_OPT_KEY_UPDATE    (APIMCTL_OPT_PLAN|APIMCTL_OPT_EXPIRES      \
                                    |APIMCTL_OPT_NOT_BEFORE                   \
                                    |APIMCTL_OPT_APIS|APIMCTL_OPT_META)
 
@@ -58,12 +51,13 @@
 #define APIMCTL_ARG_ID            2      /* a key id */
 #define APIMCTL_ARG_KEY           3      /* a key, or "-": read stdin */
 #define APIMCTL_ARG_FILE          4      /* a file of keys, one a line */
+#define APIMCTL_ARG_STATE         5      /* an export file */
 
-#define APIMCTL_METADATA_MAX      4096   /* bytes of JSON */
 #define APIMCTL_MAXREADERS        126
 #define APIMCTL_SIZE_DEFAULT      "1g"
 #define APIMCTL_SIZE_MIN          (1024 * 1024)
 #define APIMCTL_TIME_MAX          253402300799LL  /* 9999-12-31T23:59:59Z */
+#define APIMCTL_GRACE_MAX         (365 * 86400)
 #define APIMCTL_NAME_RULE         "1 to 64 characters of A-Z a-z 0-9 . _ -"
 
 
@@ -78,6 +72,7 @@ struct apimctl_command_s {
     apimctl_handler_pt         handler;
     unsigned                   options;     /* allowed, besides global */
     unsigned                   required;
+    unsigned                   any;         /* at least one of these */
     unsigned                   arg;
     const char                *usage;
     const char                *help;
@@ -88,6 +83,7 @@ typedef struct {
     const char                *name;
     const char                *alias;
     unsigned                   flag;
+    unsigned                   novalue;     /* a switch: no value */
     apimctl_set_pt             set;
 } apimctl_option_t;
 
@@ -116,15 +112,19 @@ static int apimctl_set_apis(apimctl_ctx_t *ctx, const char *name,
     const char *value);
 static int apimctl_set_meta(apimctl_ctx_t *ctx, const char *name,
     const char *value);
+static int apimctl_set_grace(apimctl_ctx_t *ctx, const char *name,
+    const char *value);
+static int apimctl_set_output(apimctl_ctx_t *ctx, const char *name,
+    const char *value);
+static int apimctl_set_prune(apimctl_ctx_t *ctx, const char *name,
+    const char *value);
 
 static int apimctl_parse_time(const char *s, time_t now, int64_t *t);
-static int apimctl_parse_rfc3339(const char *s, int64_t *t);
 static int apimctl_digits(const char *p, int n, int *v);
 static int64_t apimctl_days(int y, int m, int d);
 static int apimctl_build_metadata(apimctl_ctx_t *ctx);
 static char *apimctl_json_string(char *p, const char *s);
 static int apimctl_utf8_valid(const unsigned char *p, size_t len);
-static int apimctl_id_valid(const char *id);
 
 static int apimctl_open(apimctl_ctx_t *ctx);
 static int apimctl_open_secret(apimctl_ctx_t *ctx);
@@ -133,77 +133,126 @@ static int apimctl_open_secret(apimctl_ctx_t *ctx);
 static const apimctl_command_t  apimctl_commands[] = {
 
     { "consumer", "add", apimctl_consumer_add,
-      APIMCTL_OPT_PLAN|APIMCTL_OPT_META, APIMCTL_OPT_PLAN, APIMCTL_ARG_NAME,
+      APIMCTL_OPT_PLAN|APIMCTL_OPT_META, APIMCTL_OPT_PLAN, 0,
+      APIMCTL_ARG_NAME,
       "<name> --plan <plan> [--meta k=v]...",
       "add a consumer; prints its name" },
 
+    { "consumer", "update", apimctl_consumer_update,
+      APIMCTL_OPT_PLAN|APIMCTL_OPT_META, 0,
+      APIMCTL_OPT_PLAN|APIMCTL_OPT_META, APIMCTL_ARG_NAME,
+      "<name> [--plan <plan>] [--meta k=v]...",
+      "change a consumer's plan or metadata (--meta k=v sets k and keeps\n"
+      "        the others, --meta k= removes k); prints the name" },
+
     { "consumer", "list", apimctl_consumer_list,
-      0, 0, APIMCTL_ARG_NONE,
+      0, 0, 0, APIMCTL_ARG_NONE,
       "",
       "one line per consumer: name, id, plan" },
 
     { "consumer", "show", apimctl_consumer_show,
-      0, 0, APIMCTL_ARG_NAME,
+      0, 0, 0, APIMCTL_ARG_NAME,
       "<name>",
       "a consumer's fields" },
 
     { "consumer", "delete", apimctl_consumer_delete,
-      0, 0, APIMCTL_ARG_NAME,
+      0, 0, 0, APIMCTL_ARG_NAME,
       "<name>",
       "delete a consumer and revoke its keys; prints the name" },
 
     { "key", "add", apimctl_key_add,
-      APIMCTL_OPT_KEY, APIMCTL_OPT_CONSUMER, APIMCTL_ARG_NONE,
+      APIMCTL_OPT_KEY, APIMCTL_OPT_CONSUMER, 0, APIMCTL_ARG_NONE,
       "--consumer <name> [--plan <plan>] [--expires <when>]\n"
       "        [--not-before <when>] [--apis <a,b>] [--meta k=v]...",
       "make a key; prints it, this once only" },
 
     { "key", "import", apimctl_key_import,
-      APIMCTL_OPT_KEY, APIMCTL_OPT_CONSUMER, APIMCTL_ARG_KEY,
+      APIMCTL_OPT_KEY, APIMCTL_OPT_CONSUMER, 0, APIMCTL_ARG_KEY,
       "--consumer <name> [the options of key add] <key>|-",
       "store an existing key (\"-\": read it from stdin); prints its id" },
 
     { "key", "import-file", apimctl_key_import_file,
-      APIMCTL_OPT_KEY, APIMCTL_OPT_CONSUMER, APIMCTL_ARG_FILE,
+      APIMCTL_OPT_KEY, APIMCTL_OPT_CONSUMER, 0, APIMCTL_ARG_FILE,
       "--consumer <name> [the options of key add] <file>",
       "store the keys of a file, one a line, in batches (a migration);\n"
       "        prints the ids, one a line, in the file's order" },
 
     { "key", "list", apimctl_key_list,
-      APIMCTL_OPT_CONSUMER, 0, APIMCTL_ARG_NONE,
-      "[--consumer <name>]",
-      "one line per key: id, consumer, plan, status" },
+      APIMCTL_OPT_CONSUMER|APIMCTL_OPT_PLAN, 0, 0, APIMCTL_ARG_NONE,
+      "[--consumer <name>] [--plan <plan>]",
+      "one line per key: id, consumer, plan, status (--plan: the keys\n"
+      "        on the plan, their own or their consumer's)" },
 
     { "key", "show", apimctl_key_show,
-      0, 0, APIMCTL_ARG_ID,
+      0, 0, 0, APIMCTL_ARG_ID,
       "<id>",
       "a key's fields (never the key)" },
 
+    { "key", "update", apimctl_key_update,
+      APIMCTL_OPT_KEY_UPDATE, 0, APIMCTL_OPT_KEY_UPDATE, APIMCTL_ARG_ID,
+      "<id> [--plan <plan>|-] [--apis <a,b>|-] [--expires <when>|-]\n"
+      "        [--not-before <when>|-] [--meta k=v]...",
+      "change a key's fields (\"-\" removes the key's own value; --meta as\n"
+      "        in consumer update); prints its id" },
+
+    { "key", "rotate", apimctl_key_rotate,
+      APIMCTL_OPT_GRACE, 0, 0, APIMCTL_ARG_ID,
+      "<id> [--grace <seconds|30s|5m|1h>]",
+      "make a new key with the old one's consumer, plan, APIs, times,\n"
+      "        metadata and usage; prints it, this once only; the old key\n"
+      "        stops after the grace (default 0: at once)" },
+
     { "key", "revoke", apimctl_key_revoke,
-      0, 0, APIMCTL_ARG_ID,
+      0, 0, 0, APIMCTL_ARG_ID,
       "<id>",
       "delete a key; prints its id" },
 
     { "usage", NULL, apimctl_usage_show,
-      0, 0, APIMCTL_ARG_ID,
+      0, 0, 0, APIMCTL_ARG_ID,
       "<id>",
       "a key's counted use in its current quota window" },
 
-    { NULL, NULL, NULL, 0, 0, 0, NULL, NULL }
+    { "usage", "reset", apimctl_usage_reset,
+      0, 0, 0, APIMCTL_ARG_ID,
+      "<id>",
+      "zero a key's counted use, seen by nginx on the next request;\n"
+      "        prints its id" },
+
+    { "status", NULL, apimctl_status,
+      0, 0, 0, APIMCTL_ARG_NONE,
+      "",
+      "the store: path, schema, sizes, secret fingerprint, record counts" },
+
+    { "export", NULL, apimctl_export,
+      APIMCTL_OPT_OUTPUT, 0, 0, APIMCTL_ARG_NONE,
+      "[--output <file>]",
+      "the store's state as JSON: consumers, key records (their HMACs,\n"
+      "        never a key) and usage; to stdout or the file" },
+
+    { "import", NULL, apimctl_import,
+      APIMCTL_OPT_PRUNE, 0, 0, APIMCTL_ARG_STATE,
+      "[--prune] <file>|-",
+      "make the store hold the state of an export file, in one\n"
+      "        transaction (--prune: delete what the file does not hold)" },
+
+    { NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
 
 static const apimctl_option_t  apimctl_options[] = {
-    { "--store", "-s", APIMCTL_OPT_STORE, apimctl_set_store },
-    { "--secret", NULL, APIMCTL_OPT_SECRET, apimctl_set_secret },
-    { "--size", NULL, APIMCTL_OPT_SIZE, apimctl_set_size },
-    { "--plan", NULL, APIMCTL_OPT_PLAN, apimctl_set_name },
-    { "--consumer", NULL, APIMCTL_OPT_CONSUMER, apimctl_set_name },
-    { "--expires", NULL, APIMCTL_OPT_EXPIRES, apimctl_set_time },
-    { "--not-before", NULL, APIMCTL_OPT_NOT_BEFORE, apimctl_set_time },
-    { "--apis", NULL, APIMCTL_OPT_APIS, apimctl_set_apis },
-    { "--meta", NULL, APIMCTL_OPT_META, apimctl_set_meta },
-    { NULL, NULL, 0, NULL }
+    { "--store", "-s", APIMCTL_OPT_STORE, 0, apimctl_set_store },
+    { "--secret", NULL, APIMCTL_OPT_SECRET, 0, apimctl_set_secret },
+    { "--size", NULL, APIMCTL_OPT_SIZE, 0, apimctl_set_size },
+    { "--plan", NULL, APIMCTL_OPT_PLAN, 0, apimctl_set_name },
+    { "--consumer", NULL, APIMCTL_OPT_CONSUMER, 0, apimctl_set_name },
+    { "--expires", NULL, APIMCTL_OPT_EXPIRES, 0, apimctl_set_time },
+    { "--not-before", NULL, APIMCTL_OPT_NOT_BEFORE, 0, apimctl_set_time },
+    { "--apis", NULL, APIMCTL_OPT_APIS, 0, apimctl_set_apis },
+    { "--meta", NULL, APIMCTL_OPT_META, 0, apimctl_set_meta },
+    { "--grace", NULL, APIMCTL_OPT_GRACE, 0, apimctl_set_grace },
+    { "--output", "-o", APIMCTL_OPT_OUTPUT, 0, apimctl_set_output },
+    { "--prune", NULL, APIMCTL_OPT_PRUNE, 1, apimctl_set_prune },
+    { NULL, NULL, 0, 0, NULL }
 };
 
 
@@ -211,6 +260,7 @@ int
 main(int argc, char **argv)
 {
     int            rc;
+    unsigned       i;
     apimctl_ctx_t  ctx;
 
     /* a closed stdout is an error to report, not a signal to die of */
@@ -250,6 +300,10 @@ main(int argc, char **argv)
     }
 
 done:
+
+    for (i = 0; i < ctx.nmeta; i++) {
+        free((void *) ctx.meta[i].key);
+    }
 
     OPENSSL_cleanse(ctx.key, sizeof(ctx.key));
     OPENSSL_cleanse(&ctx.hmac, sizeof(ngx_apim_hmac_t));
@@ -356,7 +410,14 @@ apimctl_option(apimctl_ctx_t *ctx, int argc, char **argv, int *i)
         return apimctl_usage("unknown option %s", apimctl_quote(a));
     }
 
-    if (eq) {
+    if (opt->novalue) {
+        if (eq) {
+            return apimctl_usage("%s takes no value", opt->name);
+        }
+
+        value = NULL;
+
+    } else if (eq) {
         value = eq + 1;
 
     } else if (*i + 1 < argc) {
@@ -382,6 +443,21 @@ static int
 apimctl_word(apimctl_ctx_t *ctx, const char *word)
 {
     const apimctl_command_t  *c;
+
+    if (ctx->cmd && ctx->cmd->name == NULL && ctx->arg == NULL) {
+
+        /* "usage <id>" and "usage reset <id>": an id is never a name */
+
+        for (c = apimctl_commands; c->group; c++) {
+            if (c->name && strcmp(c->group, ctx->cmd->group) == 0
+                && strcmp(c->name, word) == 0)
+            {
+                ctx->words[ctx->nwords++] = word;
+                ctx->cmd = c;
+                return APIMCTL_OK;
+            }
+        }
+    }
 
     if (ctx->cmd) {
         if (ctx->cmd->arg == APIMCTL_ARG_NONE || ctx->arg) {
@@ -430,7 +506,7 @@ static int
 apimctl_check(apimctl_ctx_t *ctx)
 {
     int                       rc;
-    char                      names[64];
+    char                      names[128];
     const char               *env;
     const apimctl_option_t   *opt;
     const apimctl_command_t  *c, *cmd;
@@ -445,7 +521,7 @@ apimctl_check(apimctl_ctx_t *ctx)
         names[0] = '\0';
 
         for (c = apimctl_commands; c->group; c++) {
-            if (strcmp(c->group, ctx->words[0]) == 0) {
+            if (c->name && strcmp(c->group, ctx->words[0]) == 0) {
                 strcat(names, names[0] ? ", " : "");
                 strcat(names, c->name);
             }
@@ -461,7 +537,8 @@ apimctl_check(apimctl_ctx_t *ctx)
                              cmd->name ? cmd->name : "",
                              cmd->arg == APIMCTL_ARG_NAME ? "a name"
                              : cmd->arg == APIMCTL_ARG_ID ? "a key id"
-                             : cmd->arg == APIMCTL_ARG_FILE ? "a file"
+                             : cmd->arg == APIMCTL_ARG_FILE
+                               || cmd->arg == APIMCTL_ARG_STATE ? "a file"
                              : "a key (or \"-\" to read it from stdin)");
     }
 
@@ -479,6 +556,27 @@ apimctl_check(apimctl_ctx_t *ctx)
                                  cmd->name ? " " : "",
                                  cmd->name ? cmd->name : "", opt->name);
         }
+
+        if ((ctx->cleared & opt->flag)
+            && cmd->handler != apimctl_key_update)
+        {
+            return apimctl_usage("%s - (remove) applies only to key update",
+                                 opt->name);
+        }
+    }
+
+    if (cmd->any && !(ctx->given & cmd->any)) {
+        names[0] = '\0';
+
+        for (opt = apimctl_options; opt->name; opt++) {
+            if (cmd->any & opt->flag) {
+                strcat(names, names[0] ? ", " : "");
+                strcat(names, opt->name);
+            }
+        }
+
+        return apimctl_usage("%s %s needs one of %s", cmd->group, cmd->name,
+                             names);
     }
 
     if (ctx->store == NULL) {
@@ -493,14 +591,18 @@ apimctl_check(apimctl_ctx_t *ctx)
 
     if ((ctx->given & APIMCTL_OPT_EXPIRES)
         && (ctx->given & APIMCTL_OPT_NOT_BEFORE)
-        && ctx->not_before >= ctx->expires)
+        && ctx->expires && ctx->not_before >= ctx->expires)
     {
         return apimctl_usage("--not-before is not before --expires");
     }
 
-    rc = apimctl_build_metadata(ctx);
-    if (rc != APIMCTL_OK) {
-        return rc;
+    /* an update merges its --meta pairs into the record's metadata */
+
+    if (!(cmd->any & APIMCTL_OPT_META)) {
+        rc = apimctl_build_metadata(ctx);
+        if (rc != APIMCTL_OK) {
+            return rc;
+        }
     }
 
     return apimctl_check_arg(ctx);
@@ -665,6 +767,11 @@ apimctl_help(void)
       "  --not-before <when> the key starts working then\n"
       "  --apis <a,b>        the APIs the key may call (default: its plan's)\n"
       "  --meta <k=v>        metadata, a JSON object of strings; repeatable\n"
+      "  --grace <time>      how long a rotated key still works: 90, 30s, 5m, "
+      "1h\n"
+      "  -o, --output <file> where export writes (default: stdout)\n"
+      "  --prune             import deletes the consumers and keys the file "
+      "lacks\n"
       "  -h, --help          this text\n"
       "  --version           the version\n\n"
       "<when> is a time from now (45s, 15m, 12h, 30d, 2w) or an RFC 3339 "
@@ -672,8 +779,9 @@ apimctl_help(void)
       "(2027-01-31T00:00:00Z, 2027-01-31T09:00:00+09:00).  Names are "
       APIMCTL_NAME_RULE ".\n\n"
       "A key is shown once, when \"key add\" makes it: the store keeps only "
-      "its HMAC\nunder the secret.  Exit status: 0 done, 1 failed, "
-      "2 bad usage.\n");
+      "its HMAC\nunder the secret.  The plans are nginx.conf's "
+      "(apim_plan): apimctl cannot list\nor check them.  "
+      "Exit status: 0 done, 1 failed, 2 bad usage.\n");
 }
 
 
@@ -804,6 +912,12 @@ invalid:
 static int
 apimctl_set_name(apimctl_ctx_t *ctx, const char *name, const char *value)
 {
+    if (strcmp(name, "--plan") == 0 && strcmp(value, "-") == 0) {
+        ctx->cleared |= APIMCTL_OPT_PLAN;
+        ctx->plan = NULL;
+        return APIMCTL_OK;
+    }
+
     if (!ngx_apim_name_valid(value, strlen(value))) {
         return apimctl_usage("invalid %s %s: use " APIMCTL_NAME_RULE, name,
                              apimctl_quote(value));
@@ -824,6 +938,12 @@ static int
 apimctl_set_time(apimctl_ctx_t *ctx, const char *name, const char *value)
 {
     int64_t  t;
+
+    if (strcmp(value, "-") == 0) {
+        ctx->cleared |= (strcmp(name, "--expires") == 0)
+                        ? APIMCTL_OPT_EXPIRES : APIMCTL_OPT_NOT_BEFORE;
+        return APIMCTL_OK;
+    }
 
     if (apimctl_parse_time(value, ctx->now, &t) != 0) {
         return apimctl_usage("invalid %s %s: use a time from now (30d, 12h, "
@@ -855,6 +975,11 @@ apimctl_set_apis(apimctl_ctx_t *ctx, const char *name, const char *value)
 {
     size_t       n;
     const char  *p, *comma;
+
+    if (strcmp(value, "-") == 0) {
+        ctx->cleared |= APIMCTL_OPT_APIS;
+        return APIMCTL_OK;
+    }
 
     for (p = value; /* void */ ; p = comma + 1) {
         comma = strchr(p, ',');
@@ -926,6 +1051,78 @@ apimctl_set_meta(apimctl_ctx_t *ctx, const char *name, const char *value)
 }
 
 
+/* a number of seconds, or with s, m, h or d: 90, 30s, 5m, 1h, 1d */
+
+static int
+apimctl_set_grace(apimctl_ctx_t *ctx, const char *name, const char *value)
+{
+    int64_t      n, unit;
+    const char  *p;
+
+    n = 0;
+
+    for (p = value; *p >= '0' && *p <= '9' && p - value < 9; p++) {
+        n = n * 10 + (*p - '0');
+    }
+
+    unit = 0;
+
+    if (p > value) {
+        switch (*p) {
+        case '\0':
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        }
+
+        if (*p != '\0' && p[1] != '\0') {
+            unit = 0;
+        }
+    }
+
+    if (unit == 0 || n * unit > APIMCTL_GRACE_MAX) {
+        return apimctl_usage("invalid %s %s: use seconds (90) or a time like "
+                             "30s, 5m, 1h, 1d; at most 365d", name,
+                             apimctl_quote(value));
+    }
+
+    ctx->grace = n * unit;
+
+    return APIMCTL_OK;
+}
+
+
+static int
+apimctl_set_output(apimctl_ctx_t *ctx, const char *name, const char *value)
+{
+    if (value[0] == '\0') {
+        return apimctl_usage("%s needs a file", name);
+    }
+
+    ctx->output = value;
+
+    return APIMCTL_OK;
+}
+
+
+static int
+apimctl_set_prune(apimctl_ctx_t *ctx, const char *name, const char *value)
+{
+    ctx->prune = 1;
+
+    return APIMCTL_OK;
+}
+
+
 /* a duration from now (30d, 12h, 15m, 45s, 2w) or an RFC 3339 time */
 
 static int
@@ -976,7 +1173,7 @@ apimctl_parse_time(const char *s, time_t now, int64_t *t)
  * dropped, as the records count whole seconds
  */
 
-static int
+int
 apimctl_parse_rfc3339(const char *s, int64_t *t)
 {
     int          y, mo, d, h, mi, sec, oh, om, mdays;
@@ -1267,7 +1464,7 @@ apimctl_utf8_valid(const unsigned char *p, size_t len)
 
 /* a key id: a prefix of lowercase letters and "_", then 11 base62 */
 
-static int
+int
 apimctl_id_valid(const char *id)
 {
     size_t  i, n;

@@ -5,9 +5,9 @@
 
 
 /*
- * apimctl's consumer commands: consumer add, list, show and delete.  A
- * consumer is a record under its name; deleting it revokes its keys in
- * the same transaction.
+ * apimctl's consumer commands: consumer add, update, list, show and
+ * delete.  A consumer is a record under its name; deleting it revokes
+ * its keys in the same transaction.
  */
 
 
@@ -18,6 +18,8 @@
 #include <string.h>
 
 
+static int apimctl_consumer_update_handler(ngx_apim_store_t *st,
+    MDB_txn *txn, void *data);
 static int apimctl_consumer_list_handler(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static int apimctl_consumer_delete_handler(ngx_apim_store_t *st,
@@ -77,6 +79,102 @@ apimctl_consumer_add(apimctl_ctx_t *ctx)
     printf("%s\n", ctx->arg);
 
     return APIMCTL_OK;
+}
+
+
+/* the plan, or the metadata merged with --meta, in one transaction */
+
+int
+apimctl_consumer_update(apimctl_ctx_t *ctx)
+{
+    int  rc;
+
+    rc = ngx_apim_store_write(&ctx->st, apimctl_consumer_update_handler, ctx);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        fprintf(stderr, "apimctl: consumer \"%s\" not found\n", ctx->arg);
+        return APIMCTL_FAILED;
+    }
+
+    if (rc == APIMCTL_FAILED) {
+        /* reported */
+        return rc;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return apimctl_store_error(ctx, rc);
+    }
+
+    printf("%s\n", ctx->arg);
+
+    return APIMCTL_OK;
+}
+
+
+/* APIMCTL_FAILED (a positive code, unlike the store's) when reported */
+
+static int
+apimctl_consumer_update_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data)
+{
+    apimctl_ctx_t  *ctx = data;
+
+    int                      rc;
+    char                    *meta;
+    size_t                   size, meta_len;
+    unsigned char           *buf;
+    ngx_apim_val_t           val;
+    ngx_apim_consumer_rec_t  rec;
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_CONSUMERS, ctx->arg,
+                                strlen(ctx->arg), &val);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (ngx_apim_consumer_rec_decode(&rec, val.data, val.len) != 0) {
+        fprintf(stderr, "apimctl: the record of consumer \"%s\" is "
+                "damaged\n", ctx->arg);
+        return APIMCTL_FAILED;
+    }
+
+    meta = NULL;
+
+    if (ctx->nmeta) {
+        rc = apimctl_meta_merge(ctx, &rec.metadata, &meta, &meta_len);
+        if (rc != APIMCTL_OK) {
+            return rc;
+        }
+
+        rec.metadata.data = meta;
+        rec.metadata.len = meta_len;
+    }
+
+    if (ctx->plan) {
+        rec.plan.data = ctx->plan;
+        rec.plan.len = strlen(ctx->plan);
+    }
+
+    size = ngx_apim_consumer_rec_size(&rec);
+
+    buf = malloc(size);
+    if (buf == NULL) {
+        free(meta);
+        fprintf(stderr, "apimctl: out of memory\n");
+        return APIMCTL_FAILED;
+    }
+
+    /* the record points into the map: encoded before the map changes */
+
+    ngx_apim_consumer_rec_encode(&rec, buf);
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_CONSUMERS, ctx->arg,
+                                strlen(ctx->arg), buf, size, 0);
+
+    free(buf);
+    free(meta);
+
+    return rc;
 }
 
 

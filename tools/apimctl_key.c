@@ -5,8 +5,9 @@
 
 
 /*
- * apimctl's key commands: key add, import, import-file, list, show and
- * revoke, and usage (a key's count in its quota window).  A key is stored
+ * apimctl's key commands: key add, import, import-file, list, show,
+ * update, rotate and revoke, and usage (a key's count in its quota
+ * window, and its reset).  A key is stored
  * as keys[HMAC] = its record and key_ids[id] = HMAC, both written or
  * deleted in one transaction; the key itself is never stored, and only
  * "key add" prints one.
@@ -42,6 +43,17 @@ typedef struct {
 
 
 typedef struct {
+    apimctl_ctx_t             *ctx;
+    const char                *id;
+    char                       new_id[NGX_APIM_ID_LEN + 1];
+    unsigned char              new_hash[NGX_APIM_HASH_LEN];
+    int64_t                    expires_at;   /* the old key's, after */
+    int                        id_exists;
+    int                        expired;
+} apimctl_rotate_t;
+
+
+typedef struct {
     const char                *consumer;
     const char                *id;
     const unsigned char       *hash;
@@ -68,6 +80,15 @@ static int apimctl_key_list_handler(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static int apimctl_key_get(apimctl_ctx_t *ctx, const char *id, size_t len,
     ngx_apim_key_rec_t *rec);
+static int apimctl_key_txn_get(ngx_apim_store_t *st, MDB_txn *txn,
+    const char *id, unsigned char hash[NGX_APIM_HASH_LEN],
+    ngx_apim_key_rec_t *rec);
+static int apimctl_key_update_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data);
+static int apimctl_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data);
+static int apimctl_usage_reset_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data);
 static int apimctl_key_delete(apimctl_ctx_t *ctx, const char *id);
 static int apimctl_key_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
     void *data);
@@ -677,9 +698,12 @@ apimctl_key_list_handler(const ngx_apim_val_t *key,
 {
     apimctl_list_t  *list = data;
 
-    int                  rc;
-    apimctl_ctx_t       *ctx;
-    ngx_apim_key_rec_t   rec;
+    int                      rc;
+    apimctl_ctx_t           *ctx;
+    ngx_apim_val_t           cv;
+    ngx_apim_str_t           plan;
+    ngx_apim_key_rec_t       rec;
+    ngx_apim_consumer_rec_t  consumer;
 
     ctx = list->ctx;
 
@@ -700,6 +724,27 @@ apimctl_key_list_handler(const ngx_apim_val_t *key,
                != 0))
     {
         return NGX_APIM_STORE_OK;
+    }
+
+    if (ctx->plan) {
+        plan = rec.plan;
+
+        /* a key without a plan of its own has its consumer's */
+
+        if (plan.len == 0
+            && ngx_apim_store_get(&ctx->st, NGX_APIM_DB_CONSUMERS,
+                                  rec.consumer.data, rec.consumer.len, &cv)
+               == NGX_APIM_STORE_OK
+            && ngx_apim_consumer_rec_decode(&consumer, cv.data, cv.len) == 0)
+        {
+            plan = consumer.plan;
+        }
+
+        if (plan.len != strlen(ctx->plan)
+            || memcmp(plan.data, ctx->plan, plan.len) != 0)
+        {
+            return NGX_APIM_STORE_OK;
+        }
     }
 
     printf("%.*s\t%.*s\t%.*s\t%s\n", (int) key->len, (const char *) key->data,
@@ -795,6 +840,348 @@ apimctl_key_show(apimctl_ctx_t *ctx)
     }
 
     return (rc == NGX_APIM_STORE_OK) ? APIMCTL_OK : APIMCTL_FAILED;
+}
+
+
+/*
+ * A key's record by its id in a write transaction, with its HMAC:
+ * NOT_FOUND (no such id), APIMCTL_FAILED for a damaged record (reported),
+ * or a store error.
+ */
+
+static int
+apimctl_key_txn_get(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
+    unsigned char hash[NGX_APIM_HASH_LEN], ngx_apim_key_rec_t *rec)
+{
+    int             rc;
+    ngx_apim_val_t  val;
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, id, strlen(id),
+                                &val);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (val.len == NGX_APIM_HASH_LEN) {
+        memcpy(hash, val.data, NGX_APIM_HASH_LEN);
+
+        rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
+                                    NGX_APIM_HASH_LEN, &val);
+
+        if (rc == NGX_APIM_STORE_ERROR || rc == NGX_APIM_STORE_FULL) {
+            return rc;
+        }
+
+        if (rc == NGX_APIM_STORE_OK
+            && ngx_apim_key_rec_decode(rec, val.data, val.len) == 0)
+        {
+            return NGX_APIM_STORE_OK;
+        }
+    }
+
+    fprintf(stderr, "apimctl: the record of key \"%s\" is damaged\n", id);
+
+    return APIMCTL_FAILED;
+}
+
+
+int
+apimctl_key_update(apimctl_ctx_t *ctx)
+{
+    int  rc;
+
+    rc = ngx_apim_store_write(&ctx->st, apimctl_key_update_handler, ctx);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        fprintf(stderr, "apimctl: key \"%s\" not found\n", ctx->arg);
+        return APIMCTL_FAILED;
+    }
+
+    if (rc == APIMCTL_FAILED) {
+        return rc;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return apimctl_store_error(ctx, rc);
+    }
+
+    printf("%s\n", ctx->arg);
+
+    return APIMCTL_OK;
+}
+
+
+static int
+apimctl_key_update_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
+{
+    apimctl_ctx_t  *ctx = data;
+
+    int                  rc;
+    char                *meta;
+    size_t               size, meta_len;
+    unsigned char       *buf;
+    ngx_apim_key_rec_t   rec;
+    unsigned char        hash[NGX_APIM_HASH_LEN];
+
+    rc = apimctl_key_txn_get(st, txn, ctx->arg, hash, &rec);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (ctx->given & APIMCTL_OPT_PLAN) {
+        rec.plan.data = ctx->plan;
+        rec.plan.len = ctx->plan ? strlen(ctx->plan) : 0;
+    }
+
+    if (ctx->given & APIMCTL_OPT_APIS) {
+        rec.apis.data = ctx->apis;
+        rec.apis.len = ctx->apis ? strlen(ctx->apis) : 0;
+    }
+
+    if (ctx->given & APIMCTL_OPT_EXPIRES) {
+        rec.expires_at = ctx->expires;
+    }
+
+    if (ctx->given & APIMCTL_OPT_NOT_BEFORE) {
+        rec.not_before = ctx->not_before;
+    }
+
+    if (rec.not_before && rec.expires_at
+        && rec.not_before >= rec.expires_at)
+    {
+        fprintf(stderr, "apimctl: the key's not_before would not be before "
+                "its expires_at; nothing was changed\n");
+        return APIMCTL_FAILED;
+    }
+
+    meta = NULL;
+
+    if (ctx->nmeta) {
+        rc = apimctl_meta_merge(ctx, &rec.metadata, &meta, &meta_len);
+        if (rc != APIMCTL_OK) {
+            return rc;
+        }
+
+        rec.metadata.data = meta;
+        rec.metadata.len = meta_len;
+    }
+
+    size = ngx_apim_key_rec_size(&rec);
+
+    buf = malloc(size);
+    if (buf == NULL) {
+        free(meta);
+        fprintf(stderr, "apimctl: out of memory\n");
+        return APIMCTL_FAILED;
+    }
+
+    /* the record points into the map: encoded before the map changes */
+
+    ngx_apim_key_rec_encode(&rec, buf);
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
+                                NGX_APIM_HASH_LEN, buf, size, 0);
+
+    free(buf);
+    free(meta);
+
+    return rc;
+}
+
+
+/*
+ * A new key with the old one's consumer, plan, APIs, times and metadata,
+ * and its usage as the store has it (so that a rotation is no way to a
+ * fresh quota); the old key's expiry moves to now + grace, never later
+ * than it was.  All in one transaction; the key is printed only after.
+ */
+
+int
+apimctl_key_rotate(apimctl_ctx_t *ctx)
+{
+    int               rc, tries;
+    char              key[NGX_APIM_KEY_LEN + 1];
+    char              tbuf[APIMCTL_TIME_LEN];
+    apimctl_rotate_t  rot;
+
+    memset(&rot, 0, sizeof(apimctl_rotate_t));
+
+    rot.ctx = ctx;
+    rot.id = ctx->arg;
+
+    for (tries = 0; /* void */ ; tries++) {
+        if (ngx_apim_key_generate(key, rot.new_id) != 0) {
+            fprintf(stderr, "apimctl: RAND_bytes() failed\n");
+            return APIMCTL_FAILED;
+        }
+
+        ngx_apim_hmac(&ctx->hmac, (unsigned char *) key, NGX_APIM_KEY_LEN,
+                      rot.new_hash);
+
+        rc = ngx_apim_store_write(&ctx->st, apimctl_key_rotate_handler, &rot);
+
+        if (!rot.id_exists || tries == 2) {
+            break;
+        }
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        OPENSSL_cleanse(key, sizeof(key));
+
+        if (rc == NGX_APIM_STORE_NOT_FOUND) {
+            fprintf(stderr, "apimctl: key \"%s\" not found\n", ctx->arg);
+            return APIMCTL_FAILED;
+        }
+
+        if (rot.expired) {
+            fprintf(stderr, "apimctl: key \"%s\" expired at %s: a new key "
+                    "would take its expiry; give it a later one with \"key "
+                    "update --expires\" first\n", ctx->arg,
+                    apimctl_time(rot.expires_at, tbuf));
+            return APIMCTL_FAILED;
+        }
+
+        if (rc == APIMCTL_FAILED) {
+            return rc;
+        }
+
+        return apimctl_store_error(ctx, rc);
+    }
+
+    key[NGX_APIM_KEY_LEN] = '\n';
+    rc = apimctl_write(STDOUT_FILENO, key, NGX_APIM_KEY_LEN + 1);
+    OPENSSL_cleanse(key, sizeof(key));
+
+    if (rc != 0) {
+        /* the old key's expiry stays moved: revoke the new one only */
+        fprintf(stderr, "apimctl: cannot write the key to stdout: %s; "
+                "key %s is revoked\n", strerror(errno), rot.new_id);
+        (void) apimctl_key_delete(ctx, rot.new_id);
+        return APIMCTL_FAILED;
+    }
+
+    fprintf(stderr, "apimctl: key %s replaces %s, which stops working at "
+            "%s; the key is shown only this once\n", rot.new_id, ctx->arg,
+            apimctl_time(rot.expires_at, tbuf));
+
+    return APIMCTL_OK;
+}
+
+
+static int
+apimctl_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
+{
+    apimctl_rotate_t  *rot = data;
+
+    int                   rc, has_usage;
+    size_t                size;
+    int64_t               until;
+    unsigned char        *buf;
+    apimctl_ctx_t        *ctx;
+    ngx_apim_key_rec_t    rec;
+    ngx_apim_usage_rec_t  usage;
+    unsigned char         hash[NGX_APIM_HASH_LEN];
+
+    ctx = rot->ctx;
+    rot->id_exists = 0;
+
+    rc = apimctl_key_txn_get(st, txn, rot->id, hash, &rec);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (rec.expires_at && rec.expires_at <= ctx->now) {
+        /* the new key would take its expiry, and be dead at once */
+        rot->expired = 1;
+        rot->expires_at = rec.expires_at;
+        return APIMCTL_FAILED;
+    }
+
+    has_usage = 0;
+
+    rc = apimctl_usage_get(st, txn, rot->id, rec.usage_gen, &usage);
+
+    if (rc == NGX_APIM_STORE_OK) {
+        has_usage = 1;
+
+    } else if (rc != NGX_APIM_STORE_NOT_FOUND) {
+        return rc;
+    }
+
+    /* the new record: the old one's fields, a new id and creation time */
+
+    until = ctx->now + ctx->grace;
+    rot->expires_at = (rec.expires_at && rec.expires_at < until)
+                      ? rec.expires_at : until;
+
+    rec.id.data = rot->new_id;
+    rec.id.len = strlen(rot->new_id);
+    rec.created = ctx->now;
+
+    size = ngx_apim_key_rec_size(&rec);
+
+    buf = malloc(size);
+    if (buf == NULL) {
+        fprintf(stderr, "apimctl: out of memory\n");
+        return APIMCTL_FAILED;
+    }
+
+    ngx_apim_key_rec_encode(&rec, buf);
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, rot->new_hash,
+                                NGX_APIM_HASH_LEN, buf, size,
+                                MDB_NOOVERWRITE);
+
+    if (rc == NGX_APIM_STORE_OK) {
+        rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS, rot->new_id,
+                                    rec.id.len, rot->new_hash,
+                                    NGX_APIM_HASH_LEN, MDB_NOOVERWRITE);
+    }
+
+    free(buf);
+
+    if (rc == NGX_APIM_STORE_EXISTS) {
+        /* a random id or key taken: another one */
+        rot->id_exists = 1;
+        return rc;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (has_usage) {
+        rc = apimctl_usage_put(st, txn, rot->new_id, &usage);
+        if (rc != NGX_APIM_STORE_OK) {
+            return rc;
+        }
+    }
+
+    /* the old record again: the puts may have moved its page */
+
+    rc = apimctl_key_txn_get(st, txn, rot->id, hash, &rec);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    rec.expires_at = rot->expires_at;
+
+    size = ngx_apim_key_rec_size(&rec);
+
+    buf = malloc(size);
+    if (buf == NULL) {
+        fprintf(stderr, "apimctl: out of memory\n");
+        return APIMCTL_FAILED;
+    }
+
+    ngx_apim_key_rec_encode(&rec, buf);
+
+    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
+                                NGX_APIM_HASH_LEN, buf, size, 0);
+
+    free(buf);
+
+    return rc;
 }
 
 
@@ -899,6 +1286,10 @@ apimctl_usage_show(apimctl_ctx_t *ctx)
             fprintf(stderr, "apimctl: the usage record of key \"%s\" is "
                     "damaged\n", ctx->arg);
             rc = NGX_APIM_STORE_EXISTS;
+
+        } else if (rc == NGX_APIM_STORE_OK && usage.gen != rec.usage_gen) {
+            /* counted before a reset: nginx reads it as no usage */
+            memset(&usage, 0, sizeof(ngx_apim_usage_rec_t));
         }
     }
 
@@ -924,6 +1315,85 @@ apimctl_usage_show(apimctl_ctx_t *ctx)
     printf("used: %lld\n", (long long) usage.count);
 
     return APIMCTL_OK;
+}
+
+
+/* the key must exist: a usage record of no key is not made */
+
+int
+apimctl_usage_reset(apimctl_ctx_t *ctx)
+{
+    int  rc;
+
+    rc = ngx_apim_store_write(&ctx->st, apimctl_usage_reset_handler,
+                              (void *) ctx->arg);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        fprintf(stderr, "apimctl: key \"%s\" not found\n", ctx->arg);
+        return APIMCTL_FAILED;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return apimctl_store_error(ctx, rc);
+    }
+
+    printf("%s\n", ctx->arg);
+
+    return APIMCTL_OK;
+}
+
+
+static int
+apimctl_usage_reset_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
+{
+    const char  *id = data;
+
+    return ngx_apim_usage_reset(st, txn, id, strlen(id));
+}
+
+
+/*
+ * A key's usage set in a write transaction (import, rotate), through
+ * ngx_apim_usage_restore(): it bumps the key's usage generation, so that
+ * a running nginx drops the count it holds and reads this one.
+ */
+
+int
+apimctl_usage_put(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
+    const ngx_apim_usage_rec_t *usage)
+{
+    return ngx_apim_usage_restore(st, txn, id, strlen(id), usage);
+}
+
+
+/*
+ * NGX_APIM_STORE_NOT_FOUND when the key has no usage record, or one of
+ * another generation than the key's (a flush that raced with a reset)
+ */
+
+int
+apimctl_usage_get(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
+    uint32_t gen, ngx_apim_usage_rec_t *usage)
+{
+    int             rc;
+    char            name[sizeof(NGX_APIM_USAGE_PREFIX) + NGX_APIM_ID_LEN];
+    ngx_apim_val_t  val;
+
+    snprintf(name, sizeof(name), "%s%s", NGX_APIM_USAGE_PREFIX, id);
+
+    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_COUNTERS, name,
+                                strlen(name), &val);
+    if (rc != NGX_APIM_STORE_OK) {
+        return rc;
+    }
+
+    if (ngx_apim_usage_rec_decode(usage, val.data, val.len) != 0) {
+        fprintf(stderr, "apimctl: the usage record of key \"%s\" is "
+                "damaged\n", id);
+        return APIMCTL_FAILED;
+    }
+
+    return (usage->gen == gen) ? NGX_APIM_STORE_OK : NGX_APIM_STORE_NOT_FOUND;
 }
 
 
