@@ -27,6 +27,8 @@
 #include "ngx_http_apim_upstream.h"
 #include "ngx_http_apim_headers.h"
 #include "ngx_http_apim_problem.h"
+#include "ngx_http_apim_analytics.h"
+#include "ngx_http_apim_metrics.h"
 
 
 #define NGX_HTTP_APIM_PASSED          0
@@ -58,6 +60,7 @@ typedef struct {
     ngx_str_t                     secret_file;
     ngx_apim_hmac_t               hmac;
     ngx_uint_t                    requires_handler;
+    ngx_http_apim_analytics_conf_t  analytics;
 } ngx_http_apim_main_conf_t;
 
 
@@ -69,6 +72,7 @@ typedef struct {
     ngx_uint_t                    headers;
     ngx_uint_t                    fail;
     ngx_flag_t                    upstream_headers;
+    ngx_flag_t                    metrics_consumer;
 } ngx_http_apim_loc_conf_t;
 
 
@@ -112,6 +116,8 @@ static ngx_int_t ngx_http_apim_quota_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_apim_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_apim_time_ms_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_apim_store_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -124,6 +130,14 @@ static char *ngx_http_apim_key_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_apim_api_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_apim_status_handler(ngx_http_request_t *r);
+static char *ngx_http_apim_analytics_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_apim_analytics_api_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_apim_metrics_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_apim_metrics_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apim_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_apim_load_secret(ngx_conf_t *cf,
     ngx_http_apim_main_conf_t *amcf);
 
@@ -218,6 +232,27 @@ static ngx_command_t  ngx_http_apim_commands[] = {
       offsetof(ngx_http_apim_loc_conf_t, upstream_headers),
       NULL },
 
+    { ngx_string("apim_analytics"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_apim_analytics_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apim_analytics_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_apim_analytics_api_directive,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("apim_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_apim_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -272,6 +307,9 @@ static ngx_http_variable_t  ngx_http_apim_vars[] = {
 
     { ngx_string("apim_status"), NULL, ngx_http_apim_status_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apim_request_time_ms"), NULL,
+      ngx_http_apim_time_ms_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -961,6 +999,37 @@ ngx_http_apim_status_variable(ngx_http_request_t *r,
 }
 
 
+/* $request_time in whole milliseconds, as Tyk's RequestTime has it */
+
+static ngx_int_t
+ngx_http_apim_time_ms_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char          *p;
+    ngx_time_t      *tp;
+    ngx_msec_int_t   ms;
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+    ms = ngx_max(ms, 0);
+
+    v->len = ngx_sprintf(p, "%M", ms) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
 /* apim_store <dir> [size=<size>] [zone=<size>] [flush=<time>] */
 
 static char *
@@ -1095,6 +1164,156 @@ ngx_http_apim_status_handler(ngx_http_request_t *r)
 
     return ngx_http_apim_status_send(r, &amcf->store.path,
                                      amcf->store.size);
+}
+
+
+/* apim_analytics [flush=<time>] [retention=<time>] [zone=<size>] */
+
+static char *
+ngx_http_apim_analytics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_apim_main_conf_t  *amcf = conf;
+
+    if (!amcf->enabled) {
+        return "needs \"apim_store\" before it in the http block";
+    }
+
+    return ngx_http_apim_analytics_parse(cf, &amcf->analytics);
+}
+
+
+static char *
+ngx_http_apim_analytics_api_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    if (!amcf->analytics.enabled) {
+        return "needs \"apim_analytics\" before it in the http block";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_apim_analytics_get;
+
+    return NGX_CONF_OK;
+}
+
+
+/* apim_metrics [consumer_label=on|off] */
+
+static char *
+ngx_http_apim_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_apim_loc_conf_t  *alcf = conf;
+
+    ngx_str_t                  *value;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_apim_main_conf_t  *amcf;
+
+    if (alcf->metrics_consumer != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apim_module);
+
+    if (!amcf->analytics.enabled) {
+        return "needs \"apim_analytics\" before it in the http block";
+    }
+
+    value = cf->args->elts;
+    alcf->metrics_consumer = 0;
+
+    if (cf->args->nelts == 2) {
+        if (ngx_strcmp(value[1].data, "consumer_label=on") == 0) {
+            alcf->metrics_consumer = 1;
+
+        } else if (ngx_strcmp(value[1].data, "consumer_label=off") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "apim_metrics: invalid parameter \"%V\", it "
+                               "must be \"consumer_label=on\" or "
+                               "\"consumer_label=off\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_apim_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apim_metrics_handler(ngx_http_request_t *r)
+{
+    ngx_http_apim_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+
+    return ngx_http_apim_metrics_send(r, alcf->metrics_consumer == 1);
+}
+
+
+/*
+ * The log phase: a request to a named API, or one whose key was checked,
+ * is counted for analytics.
+ */
+
+static ngx_int_t
+ngx_http_apim_log_handler(ngx_http_request_t *r)
+{
+    ngx_time_t                     *tp;
+    ngx_msec_int_t                  ms;
+    ngx_http_apim_ctx_t            *ctx;
+    ngx_http_apim_loc_conf_t       *alcf;
+    ngx_http_apim_main_conf_t      *amcf;
+    ngx_http_apim_analytics_req_t   req;
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apim_module);
+    ctx = ngx_http_apim_get_ctx(r);
+
+    if (ctx == NULL && alcf->api.len == 0) {
+        return NGX_OK;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apim_module);
+
+    req.api = alcf->api;
+
+    if (ctx) {
+        req.consumer = ctx->consumer;
+        req.plan = ctx->plan;
+        req.reason = ctx->status;
+
+    } else {
+        ngx_str_null(&req.consumer);
+        ngx_str_null(&req.plan);
+        req.reason = NGX_HTTP_APIM_PASSED;
+    }
+
+    req.status = r->err_status ? r->err_status : r->headers_out.status;
+    req.bytes_in = r->request_length;
+    req.bytes_out = r->connection->sent;
+
+    tp = ngx_timeofday();
+
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+
+    req.latency = ngx_max(ms, 0);
+
+    ngx_http_apim_analytics_count(amcf->analytics.zone, &req);
+
+    return NGX_OK;
 }
 
 
@@ -1316,6 +1535,7 @@ ngx_http_apim_create_loc_conf(ngx_conf_t *cf)
     alcf->headers = NGX_CONF_UNSET_UINT;
     alcf->fail = NGX_CONF_UNSET_UINT;
     alcf->upstream_headers = NGX_CONF_UNSET;
+    alcf->metrics_consumer = NGX_CONF_UNSET;
 
     return alcf;
 }
@@ -1397,6 +1617,24 @@ ngx_http_apim_init(ngx_conf_t *cf)
 
     if (ngx_http_apim_load_secret(cf, amcf) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    if (amcf->analytics.enabled) {
+        if (ngx_http_apim_analytics_init_conf(cf, &amcf->analytics,
+                                              &ngx_http_apim_module)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_apim_log_handler;
     }
 
     if (!amcf->requires_handler) {
@@ -1538,6 +1776,10 @@ ngx_http_apim_init_process(ngx_cycle_t *cycle)
 
     ngx_http_apim_limit_start_flush(cycle, amcf->zone, amcf->flush);
 
+    if (amcf->analytics.zone) {
+        ngx_http_apim_analytics_start_flush(cycle, amcf->analytics.zone);
+    }
+
     return NGX_OK;
 }
 
@@ -1553,6 +1795,11 @@ ngx_http_apim_exit_process(ngx_cycle_t *cycle)
 
     if (amcf && amcf->enabled && amcf->zone) {
         (void) ngx_http_apim_limit_flush(amcf->zone, cycle->log, 0);
+    }
+
+    if (amcf && amcf->enabled && amcf->analytics.zone) {
+        (void) ngx_http_apim_analytics_flush(amcf->analytics.zone,
+                                             cycle->log, 0);
     }
 
     ngx_http_apim_store_exit_process(cycle);

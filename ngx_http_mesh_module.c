@@ -7,9 +7,10 @@
 /*
  * ngx_http_mesh_module: service-to-service identity, authorization and
  * limits.  It is built into the same shared object as ngx_http_apim_module
- * so that both use one LMDB environment per process (ngx_http_apim_store())
- * and one limiter.  This file holds the directives and the configuration;
- * the work is done in src/ngx_http_mesh_*.c.
+ * so that both use one LMDB environment per process (ngx_http_apim_store()).
+ * This file holds the directives and the configuration; the work is done by
+ * the code in src/ (ngx_http_mesh_identity*.c, ngx_http_mesh_peer.c,
+ * ngx_http_mesh_authz*.c).
  */
 
 
@@ -19,22 +20,21 @@
 
 #include "ngx_http_mesh.h"
 #include "ngx_http_mesh_peer.h"
+#include "ngx_http_mesh_identity.h"
+#include "ngx_http_mesh_identity_bundle.h"
+#include "ngx_http_mesh_identity_upstream.h"
 #include "ngx_http_mesh_authz.h"
 
 
 static void *ngx_http_mesh_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_mesh_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_mesh_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static void *ngx_http_mesh_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_mesh_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mesh_init(ngx_conf_t *cf);
-
-
-static ngx_conf_enum_t  ngx_http_mesh_mtls_modes[] = {
-    { ngx_string("off"), NGX_HTTP_MESH_MTLS_OFF },
-    { ngx_string("permissive"), NGX_HTTP_MESH_MTLS_PERMISSIVE },
-    { ngx_string("strict"), NGX_HTTP_MESH_MTLS_STRICT },
-    { ngx_null_string, 0 }
-};
 
 
 static ngx_conf_enum_t  ngx_http_mesh_default_modes[] = {
@@ -47,28 +47,33 @@ static ngx_conf_enum_t  ngx_http_mesh_default_modes[] = {
 
 static ngx_command_t  ngx_http_mesh_commands[] = {
 
-    /* the identity work's directives, as the stand-in takes them */
-
     { ngx_string("mesh_trust_domain"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_http_mesh_peer_stand_in,
-      0,
-      0,
+      ngx_http_mesh_trust_domain,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_mesh_srv_conf_t, trust_domain),
       NULL },
 
     { ngx_string("mesh_trust_bundle"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE2,
-      ngx_http_mesh_peer_stand_in,
-      0,
+      ngx_http_mesh_trust_bundle,
+      NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("mesh_mtls"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_mesh_mtls,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mesh_loc_conf_t, mtls),
-      &ngx_http_mesh_mtls_modes },
+      NULL },
+
+    { ngx_string("mesh_upstream_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mesh_upstream_id,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("mesh_service"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -110,14 +115,14 @@ static ngx_command_t  ngx_http_mesh_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_mesh_module_ctx = {
-    ngx_http_mesh_authz_add_variables,     /* preconfiguration */
+    ngx_http_mesh_add_variables,           /* preconfiguration */
     ngx_http_mesh_init,                    /* postconfiguration */
 
     ngx_http_mesh_create_main_conf,        /* create main configuration */
     NULL,                                  /* init main configuration */
 
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
+    ngx_http_mesh_create_srv_conf,         /* create server configuration */
+    ngx_http_mesh_merge_srv_conf,          /* merge server configuration */
 
     ngx_http_mesh_create_loc_conf,         /* create location configuration */
     ngx_http_mesh_merge_loc_conf           /* merge location configuration */
@@ -153,6 +158,8 @@ ngx_http_mesh_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
+     *     mmcf->requires_identity = 0;
+     *     mmcf->requires_upstream_id = 0;
      *     mmcf->limit_zone = NULL;
      *     mmcf->audit_zone = NULL;
      *     mmcf->requires_authz = 0;
@@ -162,6 +169,44 @@ ngx_http_mesh_create_main_conf(ngx_conf_t *cf)
      */
 
     return mmcf;
+}
+
+
+static void *
+ngx_http_mesh_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_mesh_srv_conf_t  *mscf;
+
+    mscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mesh_srv_conf_t));
+    if (mscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mscf->trust_domain = { 0, NULL };
+     *     mscf->bundles = NULL;
+     *     mscf->upstream_init = NULL;
+     */
+
+    return mscf;
+}
+
+
+static char *
+ngx_http_mesh_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mesh_srv_conf_t *prev = parent;
+    ngx_http_mesh_srv_conf_t *conf = child;
+
+    ngx_conf_merge_str_value(conf->trust_domain, prev->trust_domain, "");
+
+    if (conf->bundles == NULL) {
+        conf->bundles = prev->bundles;
+    }
+
+    return ngx_http_mesh_identity_check_srv_conf(cf, conf);
 }
 
 
@@ -178,6 +223,7 @@ ngx_http_mesh_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
+     *     mlcf->upstream_ids = NULL;
      *     mlcf->service = { 0, NULL };
      *     mlcf->rules = NULL;
      *     mlcf->limits = NULL;
@@ -202,6 +248,10 @@ ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->mtls, prev->mtls,
                               NGX_HTTP_MESH_MTLS_OFF);
+
+    if (conf->upstream_ids == NULL) {
+        conf->upstream_ids = prev->upstream_ids;
+    }
 
     /*
      * without "strict", callers without a verified identity reach the
@@ -244,16 +294,28 @@ ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 static ngx_int_t
+ngx_http_mesh_add_variables(ngx_conf_t *cf)
+{
+    if (ngx_http_mesh_peer_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_mesh_authz_add_variables(cf);
+}
+
+
+static ngx_int_t
 ngx_http_mesh_init(ngx_conf_t *cf)
 {
     /*
-     * nginx runs the access handlers registered last first: the identity
-     * handler, registered after this one, runs before authorization
+     * nginx runs the access handlers registered last first: identity,
+     * registered after authorization (and the east-west limit), runs
+     * before them
      */
 
     if (ngx_http_mesh_authz_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_mesh_identity_init(cf);
 }

@@ -5,7 +5,8 @@
 
 
 /*
- * The mesh module's configuration, shared by its files: identity (mesh_mtls)
+ * The configuration of ngx_http_mesh_module, shared by the module file and
+ * the mesh code in src/: identity (mesh_mtls, trust bundles, upstream IDs)
  * and authorization (mesh_service, mesh_allow, mesh_deny, mesh_default,
  * mesh_limit).
  */
@@ -18,6 +19,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+#include <openssl/x509.h>
 
 
 #define NGX_HTTP_MESH_MTLS_OFF         0
@@ -32,7 +35,18 @@
 #define NGX_HTTP_MESH_PER_SOURCE       1
 
 
+/* the trust anchors of one trust domain (mesh_trust_bundle) */
+
 typedef struct {
+    ngx_str_t                     trust_domain;
+    X509_STORE                   *store;
+} ngx_http_mesh_bundle_t;
+
+
+typedef struct {
+    ngx_uint_t                    requires_identity;    /* mesh_mtls */
+    ngx_uint_t                    requires_upstream_id; /* mesh_upstream_id */
+
     ngx_shm_zone_t               *limit_zone;  /* the APIM limiter's */
     ngx_shm_zone_t               *audit_zone;  /* counts audited denials */
     ngx_uint_t                    requires_authz;
@@ -43,13 +57,24 @@ typedef struct {
 
 
 typedef struct {
-    ngx_uint_t                    mtls;        /* NGX_HTTP_MESH_MTLS_* */
+    ngx_str_t                     trust_domain;  /* mesh_trust_domain */
+    ngx_array_t                  *bundles;       /* ngx_http_mesh_bundle_t */
 
-    ngx_str_t                     service;
-    ngx_array_t                  *rules;       /* ngx_http_mesh_rule_t */
-    ngx_array_t                  *limits;      /* ngx_http_mesh_limit_t */
-    ngx_uint_t                    dflt;        /* NGX_HTTP_MESH_DEFAULT_* */
-    ngx_uint_t                    has_allow;   /* an allow among rules */
+    /* in an upstream{} block: the balancer's peer.init mesh_upstream_id
+       wraps */
+    ngx_http_upstream_init_peer_pt  upstream_init;
+} ngx_http_mesh_srv_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                    mtls;          /* NGX_HTTP_MESH_MTLS_* */
+    ngx_array_t                  *upstream_ids;  /* ngx_str_t patterns */
+
+    ngx_str_t                     service;       /* mesh_service */
+    ngx_array_t                  *rules;         /* ngx_http_mesh_rule_t */
+    ngx_array_t                  *limits;        /* ngx_http_mesh_limit_t */
+    ngx_uint_t                    dflt;          /* NGX_HTTP_MESH_DEFAULT_* */
+    ngx_uint_t                    has_allow;     /* an allow among rules */
 
     /* the level's first identity rule, for the warning without strict */
     ngx_str_t                     rule_name;

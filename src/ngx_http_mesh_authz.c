@@ -21,6 +21,7 @@
 
 #include "ngx_apim_key.h"
 #include "ngx_mesh_pattern.h"
+#include "ngx_mesh_spiffe.h"
 #include "ngx_http_apim_store.h"
 #include "ngx_http_apim_problem.h"
 #include "ngx_http_mesh_peer.h"
@@ -47,9 +48,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_mesh_authz_handler(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_mesh_rules_match(ngx_http_request_t *r,
-    ngx_array_t *rules, ngx_uint_t deny, ngx_str_t *id);
+    ngx_array_t *rules, ngx_uint_t deny, ngx_mesh_str_t *id);
 static ngx_http_mesh_limit_t *ngx_http_mesh_limit_find(ngx_array_t *limits,
-    ngx_str_t *id);
+    ngx_mesh_str_t *id);
 static ngx_int_t ngx_http_mesh_forbidden(ngx_http_request_t *r,
     ngx_http_mesh_loc_conf_t *mlcf);
 static void ngx_http_mesh_audit(ngx_http_request_t *r,
@@ -123,8 +124,10 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mesh_loc_conf_t  *mlcf = conf;
 
-    ngx_str_t                  *value, *id, s;
+    const char                 *err;
+    ngx_str_t                  *value, s;
     ngx_uint_t                  i;
+    ngx_mesh_str_t             *id;
     ngx_http_mesh_rule_t       *rule;
     ngx_http_mesh_main_conf_t  *mmcf;
 
@@ -143,7 +146,8 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(rule, sizeof(ngx_http_mesh_rule_t));
 
-    if (ngx_array_init(&rule->ids, cf->pool, 2, sizeof(ngx_str_t)) != NGX_OK)
+    if (ngx_array_init(&rule->ids, cf->pool, 2, sizeof(ngx_mesh_str_t))
+        != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -197,22 +201,24 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (!ngx_mesh_id_pattern_valid((char *) value[i].data, value[i].len))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid caller pattern \"%V\" in \"%V\", it "
-                               "must be a SPIFFE ID, a prefix such as "
-                               "\"spiffe://td/ns/shop/*\", or \"*\"",
-                               &value[i], &cmd->name);
-            return NGX_CONF_ERROR;
-        }
-
         id = ngx_array_push(&rule->ids);
         if (id == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        *id = value[i];
+        id->data = (char *) value[i].data;
+        id->len = value[i].len;
+
+        err = ngx_mesh_spiffe_check_pattern(id);
+
+        if (err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid caller pattern \"%V\" in \"%V\": %s; "
+                               "it must be a SPIFFE ID, a prefix such as "
+                               "\"spiffe://td/ns/shop/*\", or \"*\"",
+                               &value[i], &cmd->name, err);
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (rule->ids.nelts == 0) {
@@ -383,6 +389,7 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     ngx_int_t                   rc;
     ngx_str_t                   id, rule;
     ngx_uint_t                  n, verdict, reading;
+    ngx_mesh_str_t              mid;
     ngx_apim_store_t           *st;
     ngx_http_mesh_peer_t       *peer;
     ngx_http_mesh_edges_t       edges;
@@ -426,6 +433,9 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
         ngx_str_null(&id);
     }
 
+    mid.data = (char *) id.data;
+    mid.len = id.len;
+
     ngx_memzero(&edges, sizeof(ngx_http_mesh_edges_t));
 
     st = NULL;
@@ -445,7 +455,7 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
 
         reading = 1;
 
-        if (ngx_http_mesh_edges_read(r, st, &mlcf->service, &id, &edges)
+        if (ngx_http_mesh_edges_read(r, st, &mlcf->service, &mid, &edges)
             != NGX_OK)
         {
             goto store_error;
@@ -455,7 +465,7 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     edge = 0;
     n = 0;
 
-    if ((n = ngx_http_mesh_rules_match(r, mlcf->rules, 1, &id))) {
+    if ((n = ngx_http_mesh_rules_match(r, mlcf->rules, 1, &mid))) {
         verdict = NGX_HTTP_MESH_DENY;
 
     } else if ((edge = edges.deny)) {
@@ -467,7 +477,7 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
                   : (mlcf->dflt == NGX_HTTP_MESH_DEFAULT_AUDIT)
                     ? NGX_HTTP_MESH_AUDIT : NGX_HTTP_MESH_ALLOW;
 
-    } else if ((n = ngx_http_mesh_rules_match(r, mlcf->rules, 0, &id))) {
+    } else if ((n = ngx_http_mesh_rules_match(r, mlcf->rules, 0, &mid))) {
         verdict = NGX_HTTP_MESH_ALLOW;
 
     } else if ((edge = edges.allow)) {
@@ -531,7 +541,7 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     /* the east-west limit: a store edge's rate, else the configuration's */
 
     lim = edges.limit ? edges.limit : ngx_http_mesh_limit_find(mlcf->limits,
-                                                               &id);
+                                                               &mid);
     rc = NGX_DECLINED;
 
     if (lim) {
@@ -596,10 +606,10 @@ store_error:
 
 static ngx_uint_t
 ngx_http_mesh_rules_match(ngx_http_request_t *r, ngx_array_t *rules,
-    ngx_uint_t deny, ngx_str_t *id)
+    ngx_uint_t deny, ngx_mesh_str_t *id)
 {
-    ngx_str_t             *pat;
     ngx_uint_t             i, j;
+    ngx_mesh_str_t        *pat;
     ngx_http_mesh_rule_t  *rule;
 
     if (rules == NULL || id->len == 0) {
@@ -625,9 +635,7 @@ ngx_http_mesh_rules_match(ngx_http_request_t *r, ngx_array_t *rules,
         pat = rule[i].ids.elts;
 
         for (j = 0; j < rule[i].ids.nelts; j++) {
-            if (ngx_mesh_id_match((char *) pat[j].data, pat[j].len,
-                                  (char *) id->data, id->len))
-            {
+            if (ngx_mesh_spiffe_match(&pat[j], id)) {
                 return i + 1;
             }
         }
@@ -638,7 +646,7 @@ ngx_http_mesh_rules_match(ngx_http_request_t *r, ngx_array_t *rules,
 
 
 static ngx_http_mesh_limit_t *
-ngx_http_mesh_limit_find(ngx_array_t *limits, ngx_str_t *id)
+ngx_http_mesh_limit_find(ngx_array_t *limits, ngx_mesh_str_t *id)
 {
     ngx_uint_t              i;
     ngx_http_mesh_limit_t  *lim;
@@ -650,9 +658,7 @@ ngx_http_mesh_limit_find(ngx_array_t *limits, ngx_str_t *id)
     lim = limits->elts;
 
     for (i = 0; i < limits->nelts; i++) {
-        if (ngx_mesh_id_match((char *) lim[i].pattern.data, lim[i].pattern.len,
-                              (char *) id->data, id->len))
-        {
+        if (ngx_mesh_spiffe_match(&lim[i].pattern, id)) {
             return &lim[i];
         }
     }

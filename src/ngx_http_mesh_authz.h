@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_apim_store.h"
+#include "ngx_mesh_spiffe.h"
 #include "ngx_http_apim_plan.h"
 #include "ngx_http_mesh.h"
 
@@ -20,7 +21,7 @@
 /* mesh_allow, mesh_deny */
 
 typedef struct {
-    ngx_array_t                   ids;         /* ngx_str_t patterns */
+    ngx_array_t                   ids;         /* ngx_mesh_str_t patterns */
     ngx_str_t                     methods;     /* "GET,POST"; empty: any */
     ngx_str_t                     paths;       /* "/a*,/b"; empty: any */
     ngx_uint_t                    deny;
@@ -30,7 +31,7 @@ typedef struct {
 /* mesh_limit, or a store edge's rate */
 
 typedef struct {
-    ngx_str_t                     pattern;
+    ngx_mesh_str_t                pattern;
     ngx_uint_t                    per;         /* NGX_HTTP_MESH_PER_* */
     ngx_http_apim_plan_t          plan;        /* the rate and its policy */
 } ngx_http_mesh_limit_t;
@@ -60,7 +61,7 @@ ngx_int_t ngx_http_mesh_authz_init(ngx_conf_t *cf);
 void ngx_http_mesh_rule_used(ngx_conf_t *cf, ngx_command_t *cmd);
 
 ngx_int_t ngx_http_mesh_edges_read(ngx_http_request_t *r,
-    ngx_apim_store_t *st, ngx_str_t *service, ngx_str_t *id,
+    ngx_apim_store_t *st, ngx_str_t *service, ngx_mesh_str_t *id,
     ngx_http_mesh_edges_t *edges);
 
 ngx_int_t ngx_http_mesh_limit_policy(ngx_pool_t *pool,

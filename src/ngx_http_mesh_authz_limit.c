@@ -23,7 +23,7 @@
 #include <ngx_http.h>
 #include <ngx_sha1.h>
 
-#include "ngx_mesh_pattern.h"
+#include "ngx_mesh_spiffe.h"
 #include "ngx_http_apim_headers.h"
 #include "ngx_http_apim_problem.h"
 #include "ngx_http_mesh_authz.h"
@@ -31,7 +31,7 @@
 
 #define NGX_HTTP_MESH_LIMIT_NAME_MAX   256
 #define NGX_HTTP_MESH_LIMIT_BUF        (sizeof("m:e: ") + 64               \
-                                        + NGX_MESH_ID_MAX)
+                                        + NGX_MESH_SPIFFE_ID_MAX)
 
 #define NGX_HTTP_MESH_QUOTA_TYPE                                             \
     "https://iana.org/assignments/http-problem-types#quota-exceeded"
@@ -54,17 +54,24 @@ ngx_http_mesh_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t                   rate, burst, window;
     ngx_str_t                  *value;
     ngx_uint_t                  i;
+    const char                 *err;
+    ngx_mesh_str_t              pattern;
     ngx_http_mesh_limit_t      *lim;
     ngx_http_mesh_main_conf_t  *mmcf;
 
     value = cf->args->elts;
 
-    if (!ngx_mesh_id_pattern_valid((char *) value[1].data, value[1].len)) {
+    pattern.data = (char *) value[1].data;
+    pattern.len = value[1].len;
+
+    err = ngx_mesh_spiffe_check_pattern(&pattern);
+
+    if (err) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid caller pattern \"%V\" in \"%V\", it "
-                           "must be a SPIFFE ID, a prefix such as "
+                           "invalid caller pattern \"%V\" in \"%V\": %s; "
+                           "it must be a SPIFFE ID, a prefix such as "
                            "\"spiffe://td/ns/shop/*\", or \"*\"", &value[1],
-                           &cmd->name);
+                           &cmd->name, err);
         return NGX_CONF_ERROR;
     }
 
@@ -83,7 +90,7 @@ ngx_http_mesh_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(lim, sizeof(ngx_http_mesh_limit_t));
 
-    lim->pattern = value[1];
+    lim->pattern = pattern;
     lim->per = NGX_HTTP_MESH_PER_EDGE;
 
     rate = 0;
@@ -219,7 +226,7 @@ ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
     ngx_sha1_t                    sha1;
     ngx_http_apim_limit_result_t  res;
 
-    if (id->len > NGX_MESH_ID_MAX || service->len > 64) {
+    if (id->len > NGX_MESH_SPIFFE_ID_MAX || service->len > 64) {
         return NGX_ERROR;
     }
 

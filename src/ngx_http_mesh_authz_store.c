@@ -18,6 +18,7 @@
 #include <ngx_http.h>
 
 #include "ngx_mesh_pattern.h"
+#include "ngx_mesh_spiffe.h"
 #include "ngx_mesh_policy_record.h"
 #include "ngx_http_apim_store.h"
 #include "ngx_http_mesh_authz.h"
@@ -33,12 +34,13 @@ static MDB_env     *ngx_http_mesh_cursor_env;
 
 ngx_int_t
 ngx_http_mesh_edges_read(ngx_http_request_t *r, ngx_apim_store_t *st,
-    ngx_str_t *service, ngx_str_t *id, ngx_http_mesh_edges_t *edges)
+    ngx_str_t *service, ngx_mesh_str_t *id, ngx_http_mesh_edges_t *edges)
 {
     u_char               prefix[NGX_MESH_EDGE_KEY_MAX];
     int                  rc;
     size_t               len;
     MDB_val              k, v;
+    ngx_mesh_str_t       source;
     ngx_mesh_edge_rec_t  rec;
 
     if (service->len > NGX_MESH_SERVICE_MAX) {
@@ -96,9 +98,10 @@ ngx_http_mesh_edges_read(ngx_http_request_t *r, ngx_apim_store_t *st,
             edges->any_allow = 1;
         }
 
-        if (id->len
-            && ngx_mesh_id_match(rec.source.data, rec.source.len,
-                                 (char *) id->data, id->len)
+        source.data = rec.source.data;
+        source.len = rec.source.len;
+
+        if (ngx_mesh_spiffe_match(&source, id)
             && ngx_mesh_methods_match(rec.methods.data, rec.methods.len,
                                       (char *) r->method_name.data,
                                       r->method_name.len)

@@ -4,6 +4,12 @@
  */
 
 
+/*
+ * The peer identity of a request: the SPIFFE ID its TLS connection's client
+ * certificate proved, computed once per connection.
+ */
+
+
 #ifndef _NGX_HTTP_MESH_PEER_H_INCLUDED_
 #define _NGX_HTTP_MESH_PEER_H_INCLUDED_
 
@@ -23,9 +29,16 @@ typedef struct {
 } ngx_http_mesh_peer_t;
 
 
+/*
+ * computed once per TLS connection and cached for the connection's later
+ * keep-alive requests; NULL only when memory runs out; with `mesh_mtls off`
+ * or plain HTTP: an unverified, empty peer
+ */
+
 ngx_http_mesh_peer_t *ngx_http_mesh_peer(ngx_http_request_t *r);
-char *ngx_http_mesh_peer_stand_in(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+
+ngx_int_t ngx_http_mesh_peer_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_mesh_peer_init(ngx_conf_t *cf);
 
 
 #endif /* _NGX_HTTP_MESH_PEER_H_INCLUDED_ */

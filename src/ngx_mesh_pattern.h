@@ -5,11 +5,10 @@
 
 
 /*
- * The patterns of mesh rules, for nginx and for apimctl alike (libc only):
- * caller patterns (an exact SPIFFE ID, a prefix such as "spiffe://td/ns/"
- * followed by "*", or "*" for any verified ID), request paths (exact, or
- * a prefix with a trailing "*"), HTTP method names, and the comma-separated
- * lists of paths and methods that store rules keep.
+ * The request side of mesh rules, for nginx and for apimctl alike (libc
+ * only): request paths (exact, or a prefix with a trailing "*"), HTTP
+ * method names, and the comma-separated lists of paths and methods that
+ * rules keep.
  */
 
 
@@ -20,14 +19,8 @@
 #include <stddef.h>
 
 
-#define NGX_MESH_ID_MAX           2048
-#define NGX_MESH_TD_MAX           255
 #define NGX_MESH_PATH_MAX         1024
 
-
-int ngx_mesh_id_pattern_valid(const char *p, size_t len);
-int ngx_mesh_id_match(const char *pat, size_t plen, const char *id,
-    size_t len);
 
 int ngx_mesh_path_pattern_valid(const char *p, size_t len);
 int ngx_mesh_path_match(const char *pat, size_t plen, const char *path,

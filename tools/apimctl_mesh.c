@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "ngx_mesh_pattern.h"
+#include "ngx_mesh_spiffe.h"
 #include "ngx_mesh_policy_record.h"
 
 
@@ -208,9 +209,11 @@ static int
 apimctl_mesh_edge(apimctl_ctx_t *ctx, int64_t action, char **args,
     int nargs)
 {
-    int                  i, rc;
-    apimctl_mesh_t       m;
-    ngx_mesh_edge_rec_t *rec;
+    int                   i, rc;
+    const char           *err;
+    apimctl_mesh_t        m;
+    ngx_mesh_str_t        source;
+    ngx_mesh_edge_rec_t  *rec;
 
     if (nargs < 3) {
         return apimctl_mesh_usage("mesh %s needs a caller pattern and a "
@@ -228,10 +231,16 @@ apimctl_mesh_edge(apimctl_ctx_t *ctx, int64_t action, char **args,
     rec->source.data = args[1];
     rec->source.len = strlen(args[1]);
 
-    if (!ngx_mesh_id_pattern_valid(rec->source.data, rec->source.len)) {
-        return apimctl_mesh_usage("invalid caller pattern %s: a SPIFFE ID, "
-                                  "a prefix \"spiffe://td/ns/shop/*\" or "
-                                  "\"*\"", apimctl_quote(args[1]));
+    source.data = rec->source.data;
+    source.len = rec->source.len;
+
+    err = ngx_mesh_spiffe_check_pattern(&source);
+
+    if (err) {
+        fprintf(stderr, "apimctl: invalid caller pattern %s: %s; a SPIFFE "
+                "ID, a prefix \"spiffe://td/ns/shop/*\" or \"*\"\n"
+                "see apimctl --help\n", apimctl_quote(args[1]), err);
+        return APIMCTL_USAGE;
     }
 
     rec->service.data = args[2];
