@@ -47,6 +47,9 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_mesh_authz_handler(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_mesh_verdict(ngx_http_request_t *r,
+    ngx_http_mesh_loc_conf_t *mlcf, ngx_mesh_str_t *id,
+    ngx_http_mesh_edges_t *edges, ngx_uint_t *n, int64_t *edge);
 static ngx_uint_t ngx_http_mesh_rules_match(ngx_http_request_t *r,
     ngx_array_t *rules, ngx_uint_t deny, ngx_mesh_str_t *id);
 static ngx_http_mesh_limit_t *ngx_http_mesh_limit_find(ngx_array_t *limits,
@@ -124,9 +127,9 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mesh_loc_conf_t  *mlcf = conf;
 
-    const char                 *err;
     ngx_str_t                  *value, s;
     ngx_uint_t                  i;
+    const char                 *err;
     ngx_mesh_str_t             *id;
     ngx_http_mesh_rule_t       *rule;
     ngx_http_mesh_main_conf_t  *mmcf;
@@ -462,33 +465,7 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
         }
     }
 
-    edge = 0;
-    n = 0;
-
-    if ((n = ngx_http_mesh_rules_match(r, mlcf->rules, 1, &mid))) {
-        verdict = NGX_HTTP_MESH_DENY;
-
-    } else if ((edge = edges.deny)) {
-        verdict = NGX_HTTP_MESH_DENY;
-
-    } else if (!mlcf->has_allow && !edges.any_allow) {
-        verdict = (mlcf->dflt == NGX_HTTP_MESH_DEFAULT_DENY)
-                  ? NGX_HTTP_MESH_DENY
-                  : (mlcf->dflt == NGX_HTTP_MESH_DEFAULT_AUDIT)
-                    ? NGX_HTTP_MESH_AUDIT : NGX_HTTP_MESH_ALLOW;
-
-    } else if ((n = ngx_http_mesh_rules_match(r, mlcf->rules, 0, &mid))) {
-        verdict = NGX_HTTP_MESH_ALLOW;
-
-    } else if ((edge = edges.allow)) {
-        verdict = NGX_HTTP_MESH_ALLOW;
-
-    } else {
-        /* allow rules, and none matched: what audit is for */
-
-        verdict = (mlcf->dflt == NGX_HTTP_MESH_DEFAULT_AUDIT)
-                  ? NGX_HTTP_MESH_AUDIT : NGX_HTTP_MESH_DENY;
-    }
+    verdict = ngx_http_mesh_verdict(r, mlcf, &mid, &edges, &n, &edge);
 
     p = ngx_pnalloc(r->pool, sizeof("audit store:") + NGX_INT64_LEN);
     if (p == NULL) {
@@ -599,6 +576,64 @@ store_error:
     ngx_http_finalize_request(r, ngx_http_apim_problem_store(r));
 
     return NGX_DONE;
+}
+
+
+/*
+ * Istio's order: any matching deny denies; with no allow rule the default
+ * applies; otherwise a matching allow allows, and everything else gets
+ * the default's denial (which "audit" lets through).  *n is the number of
+ * the configuration's rule that decided, *edge the store edge's id; both
+ * 0: the default.
+ */
+
+static ngx_uint_t
+ngx_http_mesh_verdict(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf,
+    ngx_mesh_str_t *id, ngx_http_mesh_edges_t *edges, ngx_uint_t *n,
+    int64_t *edge)
+{
+    *n = ngx_http_mesh_rules_match(r, mlcf->rules, 1, id);
+    *edge = 0;
+
+    if (*n) {
+        return NGX_HTTP_MESH_DENY;
+    }
+
+    if (edges->deny) {
+        *edge = edges->deny;
+        return NGX_HTTP_MESH_DENY;
+    }
+
+    if (!mlcf->has_allow && !edges->any_allow) {
+
+        switch (mlcf->dflt) {
+
+        case NGX_HTTP_MESH_DEFAULT_DENY:
+            return NGX_HTTP_MESH_DENY;
+
+        case NGX_HTTP_MESH_DEFAULT_AUDIT:
+            return NGX_HTTP_MESH_AUDIT;
+
+        default: /* allow, or no mesh_service and no mesh_default */
+            return NGX_HTTP_MESH_ALLOW;
+        }
+    }
+
+    *n = ngx_http_mesh_rules_match(r, mlcf->rules, 0, id);
+
+    if (*n) {
+        return NGX_HTTP_MESH_ALLOW;
+    }
+
+    if (edges->allow) {
+        *edge = edges->allow;
+        return NGX_HTTP_MESH_ALLOW;
+    }
+
+    /* allow rules, and none matched: what audit is for */
+
+    return (mlcf->dflt == NGX_HTTP_MESH_DEFAULT_AUDIT) ? NGX_HTTP_MESH_AUDIT
+                                                        : NGX_HTTP_MESH_DENY;
 }
 
 
@@ -826,8 +861,8 @@ static ngx_shm_zone_t *
 ngx_http_mesh_limit_zone(ngx_conf_t *cf)
 {
     ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_shm_zone_t   *shm;
+    ngx_list_part_t  *part;
 
     part = &cf->cycle->shared_memory.part;
     shm = part->elts;
