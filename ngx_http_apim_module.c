@@ -2184,6 +2184,8 @@ ngx_http_apim_init_module(ngx_cycle_t *cycle)
 {
     ngx_http_apim_main_conf_t  *amcf;
 
+    ngx_http_apim_lookup_cache_clear();
+
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_apim_module);
 
     if (amcf == NULL || !amcf->enabled) {

@@ -9,7 +9,8 @@
  * limits.  It is built into the same shared object as ngx_http_apim_module
  * so that both use one LMDB environment per process (ngx_http_apim_store()).
  * This file holds the directives and the configuration; the work is done by
- * the code in src/ (ngx_http_mesh_identity*.c, ngx_http_mesh_peer.c).
+ * the code in src/ (ngx_http_mesh_identity*.c, ngx_http_mesh_peer.c,
+ * ngx_http_mesh_authz*.c).
  */
 
 
@@ -22,6 +23,7 @@
 #include "ngx_http_mesh_identity.h"
 #include "ngx_http_mesh_identity_bundle.h"
 #include "ngx_http_mesh_identity_upstream.h"
+#include "ngx_http_mesh_authz.h"
 
 
 static void *ngx_http_mesh_create_main_conf(ngx_conf_t *cf);
@@ -33,6 +35,14 @@ static char *ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_mesh_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mesh_init(ngx_conf_t *cf);
+
+
+static ngx_conf_enum_t  ngx_http_mesh_default_modes[] = {
+    { ngx_string("allow"), NGX_HTTP_MESH_DEFAULT_ALLOW },
+    { ngx_string("deny"), NGX_HTTP_MESH_DEFAULT_DENY },
+    { ngx_string("audit"), NGX_HTTP_MESH_DEFAULT_AUDIT },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_mesh_commands[] = {
@@ -61,6 +71,41 @@ static ngx_command_t  ngx_http_mesh_commands[] = {
     { ngx_string("mesh_upstream_id"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_mesh_upstream_id,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mesh_service"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mesh_service_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mesh_allow"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mesh_rule_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mesh_deny"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mesh_rule_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      1,
+      NULL },
+
+    { ngx_string("mesh_default"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mesh_default_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mesh_loc_conf_t, dflt),
+      &ngx_http_mesh_default_modes },
+
+    { ngx_string("mesh_limit"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_mesh_limit_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -115,6 +160,12 @@ ngx_http_mesh_create_main_conf(ngx_conf_t *cf)
      *
      *     mmcf->requires_identity = 0;
      *     mmcf->requires_upstream_id = 0;
+     *     mmcf->limit_zone = NULL;
+     *     mmcf->audit_zone = NULL;
+     *     mmcf->requires_authz = 0;
+     *     mmcf->requires_audit = 0;
+     *     mmcf->limit_file = { 0, NULL };
+     *     mmcf->limit_line = 0;
      */
 
     return mmcf;
@@ -173,9 +224,17 @@ ngx_http_mesh_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     mlcf->upstream_ids = NULL;
+     *     mlcf->service = { 0, NULL };
+     *     mlcf->rules = NULL;
+     *     mlcf->limits = NULL;
+     *     mlcf->has_allow = 0;
+     *     mlcf->rule_name = { 0, NULL };
+     *     mlcf->rule_file = { 0, NULL };
+     *     mlcf->rule_line = 0;
      */
 
     mlcf->mtls = NGX_CONF_UNSET_UINT;
+    mlcf->dflt = NGX_CONF_UNSET_UINT;
 
     return mlcf;
 }
@@ -194,6 +253,42 @@ ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->upstream_ids = prev->upstream_ids;
     }
 
+    /*
+     * without "strict", callers without a verified identity reach the
+     * rules; they never match them, but the operator should know
+     */
+
+    if (conf->rule_name.len && conf->mtls != NGX_HTTP_MESH_MTLS_STRICT) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"%V\" in %V:%ui is used without \"mesh_mtls "
+                      "strict\": callers without a verified identity "
+                      "match no identity rule",
+                      &conf->rule_name, &conf->rule_file, conf->rule_line);
+    }
+
+    if (conf->service.data == NULL) {
+        conf->service = prev->service;
+    }
+
+    /* as with allow and deny: a level with rules of its own replaces */
+
+    if (conf->rules == NULL) {
+        conf->rules = prev->rules;
+        conf->has_allow = prev->has_allow;
+    }
+
+    if (conf->limits == NULL) {
+        conf->limits = prev->limits;
+    }
+
+    if (conf->dflt == NGX_CONF_UNSET_UINT) {
+        conf->dflt = prev->dflt;
+    }
+
+    if (conf->dflt == NGX_CONF_UNSET_UINT && conf->service.len) {
+        conf->dflt = NGX_HTTP_MESH_DEFAULT_DENY;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -201,12 +296,26 @@ ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_mesh_add_variables(ngx_conf_t *cf)
 {
-    return ngx_http_mesh_peer_add_variables(cf);
+    if (ngx_http_mesh_peer_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_mesh_authz_add_variables(cf);
 }
 
 
 static ngx_int_t
 ngx_http_mesh_init(ngx_conf_t *cf)
 {
+    /*
+     * nginx runs the access handlers registered last first: identity,
+     * registered after authorization (and the east-west limit), runs
+     * before them
+     */
+
+    if (ngx_http_mesh_authz_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_mesh_identity_init(cf);
 }

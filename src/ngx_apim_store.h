@@ -115,6 +115,8 @@ int ngx_apim_store_check_readers(ngx_apim_store_t *st, int *dead);
 int ngx_apim_store_stat(ngx_apim_store_t *st, ngx_apim_db_e db,
     size_t *entries);
 size_t ngx_apim_store_used(ngx_apim_store_t *st);
+size_t ngx_apim_store_last_txnid(ngx_apim_store_t *st);
+size_t ngx_apim_store_read_txnid(ngx_apim_store_t *st);
 
 const char *ngx_apim_store_db_name(ngx_apim_db_e db);
 int ngx_apim_store_fail(ngx_apim_store_t *st, int rc, const char *fmt, ...);

@@ -6,7 +6,8 @@
 
 /*
  * The limiter shared by both modules: a rate limit (GCRA, with burst) and
- * a quota per window, for any name ("q:" + key id for API keys), counted
+ * a quota per window, for any name ("q:" + key id for API keys, "m:..."
+ * for the mesh's east-west limits, src/ngx_http_mesh_authz_limit.c), counted
  * in shared memory under one lock so that every worker sees one exact
  * count.  A name's state is loaded from the store the first time it is
  * seen (in the caller's read transaction, or in one of its own), and

@@ -8,6 +8,13 @@
  * Finding a key in the store: its record, its consumer and its plan, in
  * one read transaction, with the reasons a key is refused.  The access
  * check, the catalogue and the usage endpoint share it.
+ *
+ * A worker remembers the keys it let in, by HMAC, with the id of the
+ * store's last write they were read at: while no write has been
+ * committed since (one lock-free read of LMDB's meta page), the same key
+ * gets the same answer without a read transaction.  Any write (a key
+ * revoked, a consumer deleted, a count flushed) makes every entry stale,
+ * so a change is still seen on the next request.
  */
 
 
@@ -21,8 +28,40 @@
 #include "ngx_http_apim_lookup.h"
 
 
+#define NGX_HTTP_APIM_LOOKUP_CACHE       1024      /* entries, a power of 2 */
+#define NGX_HTTP_APIM_LOOKUP_CACHE_DATA  192       /* bytes of strings */
+
+
+typedef struct {
+    u_char                    hash[NGX_APIM_HASH_LEN];
+    size_t                    txnid;       /* 0: empty */
+    ngx_array_t              *plans;       /* the configuration's */
+    ngx_http_apim_plan_t     *plan;
+    int64_t                   not_before;
+    int64_t                   expires_at;
+    uint32_t                  usage_gen;
+    u_short                   key_id;      /* lengths of the strings */
+    u_short                   consumer;
+    u_short                   consumer_id;
+    u_short                   apis;
+    u_char                    data[NGX_HTTP_APIM_LOOKUP_CACHE_DATA];
+} ngx_http_apim_lookup_cache_t;
+
+
+static ngx_int_t ngx_http_apim_lookup_cached(ngx_http_request_t *r,
+    ngx_http_apim_lookup_cache_t *e, ngx_http_apim_lookup_t *lk);
+static void ngx_http_apim_lookup_remember(ngx_http_apim_lookup_cache_t *e,
+    u_char *hash, size_t txnid, ngx_array_t *plans, ngx_apim_key_rec_t *rec,
+    ngx_http_apim_lookup_t *lk);
 static ngx_int_t ngx_http_apim_lookup_copy(ngx_pool_t *pool, ngx_str_t *dst,
     ngx_apim_str_t *src);
+static u_char *ngx_http_apim_lookup_dup(ngx_pool_t *pool, u_char *src,
+    size_t len, ngx_str_t *dst);
+
+
+/* per worker, in static memory: nothing is allocated for it */
+static ngx_http_apim_lookup_cache_t
+    ngx_http_apim_lookup_cache[NGX_HTTP_APIM_LOOKUP_CACHE];
 
 
 /*
@@ -36,14 +75,17 @@ ngx_int_t
 ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
     ngx_array_t *plans, ngx_str_t *key, ngx_http_apim_lookup_t *lk)
 {
-    u_char                    hash[NGX_APIM_HASH_LEN];
-    int                       rc;
-    time_t                    now;
-    ngx_str_t                 name;
-    ngx_apim_val_t            val;
-    ngx_apim_store_t         *st;
-    ngx_apim_key_rec_t        rec;
-    ngx_apim_consumer_rec_t   consumer;
+    u_char                         hash[NGX_APIM_HASH_LEN];
+    int                            rc;
+    size_t                         txnid;
+    time_t                         now;
+    uint32_t                       slot;
+    ngx_str_t                      name;
+    ngx_apim_val_t                 val;
+    ngx_apim_store_t              *st;
+    ngx_apim_key_rec_t             rec;
+    ngx_apim_consumer_rec_t        consumer;
+    ngx_http_apim_lookup_cache_t  *e;
 
     ngx_memzero(lk, sizeof(ngx_http_apim_lookup_t));
 
@@ -59,6 +101,25 @@ ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
 
     if (st == NULL) {
         return NGX_ERROR;
+    }
+
+    ngx_memcpy(&slot, hash, sizeof(uint32_t));
+    e = &ngx_http_apim_lookup_cache[slot & (NGX_HTTP_APIM_LOOKUP_CACHE - 1)];
+
+    if (e->txnid
+        && e->txnid == ngx_apim_store_last_txnid(st)
+        && e->plans == plans
+        && ngx_memcmp(e->hash, hash, NGX_APIM_HASH_LEN) == 0)
+    {
+        rc = ngx_http_apim_lookup_cached(r, e, lk);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        /* no longer valid by time: the store says why */
+
+        ngx_memzero(lk, sizeof(ngx_http_apim_lookup_t));
     }
 
     if (ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
@@ -146,7 +207,11 @@ ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
         return NGX_DECLINED;
     }
 
+    txnid = ngx_apim_store_read_txnid(st);
+
     ngx_apim_store_read_end(st);
+
+    ngx_http_apim_lookup_remember(e, hash, txnid, plans, &rec, lk);
 
     return NGX_OK;
 
@@ -183,6 +248,117 @@ ngx_http_apim_lookup_may_call(ngx_http_apim_lookup_t *lk, ngx_str_t *api)
     }
 
     return 1;
+}
+
+
+/* the answer remembered for the key, if it is still valid by time */
+
+static ngx_int_t
+ngx_http_apim_lookup_cached(ngx_http_request_t *r,
+    ngx_http_apim_lookup_cache_t *e, ngx_http_apim_lookup_t *lk)
+{
+    u_char  *p;
+    time_t   now;
+
+    now = ngx_time();
+
+    if ((e->not_before && now < e->not_before)
+        || (e->expires_at && now >= e->expires_at))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* copied: the entry may be taken by another key while this request
+     * still runs */
+
+    p = e->data;
+
+    if ((p = ngx_http_apim_lookup_dup(r->pool, p, e->key_id, &lk->key_id))
+           == NULL
+        || (p = ngx_http_apim_lookup_dup(r->pool, p, e->consumer,
+                                         &lk->consumer))
+           == NULL
+        || (p = ngx_http_apim_lookup_dup(r->pool, p, e->consumer_id,
+                                         &lk->consumer_id))
+           == NULL
+        || ngx_http_apim_lookup_dup(r->pool, p, e->apis, &lk->apis) == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    lk->plan = e->plan;
+    lk->usage_gen = e->usage_gen;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_apim_lookup_remember(ngx_http_apim_lookup_cache_t *e, u_char *hash,
+    size_t txnid, ngx_array_t *plans, ngx_apim_key_rec_t *rec,
+    ngx_http_apim_lookup_t *lk)
+{
+    u_char  *p;
+
+    if (txnid == 0
+        || lk->key_id.len + lk->consumer.len + lk->consumer_id.len
+           + lk->apis.len > NGX_HTTP_APIM_LOOKUP_CACHE_DATA)
+    {
+        e->txnid = 0;
+        return;
+    }
+
+    ngx_memcpy(e->hash, hash, NGX_APIM_HASH_LEN);
+    e->txnid = txnid;
+    e->plans = plans;
+    e->plan = lk->plan;
+    e->not_before = rec->not_before;
+    e->expires_at = rec->expires_at;
+    e->usage_gen = lk->usage_gen;
+
+    e->key_id = (u_short) lk->key_id.len;
+    e->consumer = (u_short) lk->consumer.len;
+    e->consumer_id = (u_short) lk->consumer_id.len;
+    e->apis = (u_short) lk->apis.len;
+
+    p = ngx_cpymem(e->data, lk->key_id.data, lk->key_id.len);
+    p = ngx_cpymem(p, lk->consumer.data, lk->consumer.len);
+    p = ngx_cpymem(p, lk->consumer_id.data, lk->consumer_id.len);
+    (void) ngx_cpymem(p, lk->apis.data, lk->apis.len);
+}
+
+
+/* a new configuration: nothing remembered holds */
+
+void
+ngx_http_apim_lookup_cache_clear(void)
+{
+    ngx_memzero(ngx_http_apim_lookup_cache,
+                sizeof(ngx_http_apim_lookup_cache));
+}
+
+
+/* copies len bytes at src into the pool; returns the byte after them */
+
+static u_char *
+ngx_http_apim_lookup_dup(ngx_pool_t *pool, u_char *src, size_t len,
+    ngx_str_t *dst)
+{
+    dst->len = len;
+
+    if (len == 0) {
+        dst->data = NULL;
+        return src;
+    }
+
+    dst->data = ngx_pnalloc(pool, len);
+    if (dst->data == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(dst->data, src, len);
+
+    return src + len;
 }
 
 

@@ -42,6 +42,7 @@ typedef struct {
 
 ngx_int_t ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
     ngx_array_t *plans, ngx_str_t *key, ngx_http_apim_lookup_t *lk);
+void ngx_http_apim_lookup_cache_clear(void);
 ngx_uint_t ngx_http_apim_lookup_may_call(ngx_http_apim_lookup_t *lk,
     ngx_str_t *api);
 

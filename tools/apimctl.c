@@ -273,6 +273,15 @@ main(int argc, char **argv)
     rc = apimctl_set_size(&ctx, "--size", APIMCTL_SIZE_DEFAULT);
 
     if (rc == APIMCTL_OK) {
+        /* "mesh ..." parses its own command line (apimctl_mesh.c) */
+
+        rc = apimctl_mesh_main(&ctx, argc, argv);
+
+        if (rc != APIMCTL_RETRY) {
+            ngx_apim_store_close(&ctx.st);
+            goto done;
+        }
+
         rc = apimctl_parse(&ctx, argc, argv);
     }
 
@@ -289,6 +298,8 @@ main(int argc, char **argv)
 
         ngx_apim_store_close(&ctx.st);
     }
+
+done:
 
     for (i = 0; i < ctx.nmeta; i++) {
         free((void *) ctx.meta[i].key);
@@ -724,6 +735,22 @@ apimctl_help(void)
                c->name ? c->name : "", c->usage[0] ? " " : "", c->usage,
                c->help);
     }
+
+    printf("  mesh allow <source> <service> [methods=GET,POST] "
+           "[paths=/a*,/b]\n"
+           "        [rate=10r/s] [burst=<n>] [per=source|edge]\n"
+           "      let callers matching <source> call <service>; prints the "
+           "edge's id\n"
+           "  mesh deny <source> <service> [methods=...] [paths=...]\n"
+           "      refuse them; prints the edge's id\n"
+           "  mesh limit <source> <service> rate=10r/s [burst=<n>] "
+           "[per=source|edge]\n"
+           "      limit them, deciding nothing else; prints the edge's id\n"
+           "  mesh list [<service>]\n"
+           "      one line per edge: id, action, source, service, "
+           "parameters\n"
+           "  mesh remove <id>\n"
+           "      delete an edge; prints its id\n");
 
     printf("\noptions:\n"
       "  -s, --store <dir>   the store directory, made if missing "

@@ -157,5 +157,8 @@ int apimctl_export(apimctl_ctx_t *ctx);
 /* apimctl_import.c */
 int apimctl_import(apimctl_ctx_t *ctx);
 
+/* apimctl_mesh.c */
+int apimctl_mesh_main(apimctl_ctx_t *ctx, int argc, char **argv);
+
 
 #endif /* _APIMCTL_H_INCLUDED_ */
