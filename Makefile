@@ -27,12 +27,12 @@ APIMCTL_SRCS     = tools/apimctl.c tools/apimctl_consumer.c \
                    tools/apimctl_import.c tools/apimctl_mesh.c \
                    src/ngx_apim_store.c src/ngx_apim_key.c \
                    src/ngx_apim_record.c src/ngx_apim_usage.c \
-                   src/ngx_mesh_spiffe.c src/ngx_mesh_pattern.c \
-                   src/ngx_mesh_policy_record.c
+                   src/ngx_apim_ops.c src/ngx_mesh_spiffe.c \
+                   src/ngx_mesh_pattern.c src/ngx_mesh_policy_record.c
 APIMCTL_HDRS     = tools/apimctl.h src/ngx_apim_store.h src/ngx_apim_key.h \
                    src/ngx_apim_record.h src/ngx_apim_usage.h \
-                   src/ngx_mesh_spiffe.h src/ngx_mesh_pattern.h \
-                   src/ngx_mesh_policy_record.h
+                   src/ngx_apim_ops.h src/ngx_mesh_spiffe.h \
+                   src/ngx_mesh_pattern.h src/ngx_mesh_policy_record.h
 
 CFLAGS          ?= -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter
 APIMCTL_LIBS     = -llmdb -lcrypto -lyajl

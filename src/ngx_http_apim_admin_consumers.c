@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_apim_ops.h"
 #include "ngx_http_apim_admin.h"
 #include "ngx_http_apim_plan.h"
 
@@ -28,7 +29,6 @@ typedef struct {
     ngx_pool_t                *pool;
     u_char                    *rec;         /* the record written */
     size_t                     rec_len;
-    ngx_uint_t                 revoked;
 } ngx_http_apim_admin_consumer_op_t;
 
 
@@ -52,8 +52,6 @@ static ngx_int_t ngx_http_apim_admin_plan_check(ngx_http_request_t *r,
 static int ngx_http_apim_admin_consumer_item(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static int ngx_http_apim_admin_consumer_patch_handler(ngx_apim_store_t *st,
-    MDB_txn *txn, void *data);
-static int ngx_http_apim_admin_consumer_delete_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
 static ngx_int_t ngx_http_apim_admin_consumer_done(ngx_http_request_t *r,
     ngx_uint_t status, u_char *rec, size_t len);
@@ -520,13 +518,12 @@ ngx_int_t
 ngx_http_apim_admin_consumer_delete(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx)
 {
-    int                                 rc;
-    ngx_apim_store_t                   *st;
-    ngx_http_apim_admin_consumer_op_t   op;
+    int                rc;
+    size_t             revoked;
+    ngx_str_t         *name;
+    ngx_apim_store_t  *st;
 
-    ngx_memzero(&op, sizeof(ngx_http_apim_admin_consumer_op_t));
-
-    op.name = ctx->args[0];
+    name = &ctx->args[0];
 
     st = ngx_http_apim_store();
 
@@ -534,12 +531,14 @@ ngx_http_apim_admin_consumer_delete(ngx_http_request_t *r,
         return ngx_http_apim_admin_store_error(r, NULL);
     }
 
-    rc = ngx_apim_store_write(st, ngx_http_apim_admin_consumer_delete_handler,
-                              &op);
+    /* with every key of it, in one transaction */
+
+    rc = ngx_apim_ops_consumer_delete(st, (char *) name->data, name->len,
+                                      &revoked);
 
     if (rc == NGX_APIM_STORE_NOT_FOUND) {
         return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
-                                         "no consumer \"%V\"", &op.name);
+                                         "no consumer \"%V\"", name);
     }
 
     if (rc != NGX_APIM_STORE_OK) {
@@ -550,79 +549,9 @@ ngx_http_apim_admin_consumer_delete(ngx_http_request_t *r,
 
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "apim admin: %V deleted consumer \"%V\" and revoked its "
-                  "%ui keys", &r->connection->addr_text, &op.name,
-                  op.revoked);
+                  "%uz keys", &r->connection->addr_text, name, revoked);
 
     return ngx_http_apim_admin_no_content(r);
-}
-
-
-/*
- * The consumer and every key of it, in one transaction: no key is left
- * whose consumer is gone.  Usage counts stay (they are kept by key id).
- */
-
-static int
-ngx_http_apim_admin_consumer_delete_handler(ngx_apim_store_t *st,
-    MDB_txn *txn, void *data)
-{
-    ngx_http_apim_admin_consumer_op_t  *op = data;
-
-    int                  rc;
-    MDB_val              k, v;
-    MDB_cursor          *cur;
-    ngx_apim_key_rec_t   rec;
-
-    op->revoked = 0;
-
-    rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_CONSUMERS,
-                                   op->name.data, op->name.len);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    rc = mdb_cursor_open(txn, st->dbi[NGX_APIM_DB_KEYS], &cur);
-    if (rc != MDB_SUCCESS) {
-        return ngx_apim_store_fail(st, rc, "mdb_cursor_open() failed");
-    }
-
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-         rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-    {
-        if (ngx_apim_key_rec_decode(&rec, v.mv_data, v.mv_size) != 0
-            || rec.consumer.len != op->name.len
-            || ngx_memcmp(rec.consumer.data, op->name.data, op->name.len)
-               != 0)
-        {
-            continue;
-        }
-
-        /* the id first: the record it points into goes next */
-
-        rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEY_IDS,
-                                       rec.id.data, rec.id.len);
-        if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
-            mdb_cursor_close(cur);
-            return rc;
-        }
-
-        rc = mdb_cursor_del(cur, 0);
-        if (rc != MDB_SUCCESS) {
-            mdb_cursor_close(cur);
-            return ngx_apim_store_fail(st, rc, "mdb_cursor_del() failed");
-        }
-
-        op->revoked++;
-    }
-
-    mdb_cursor_close(cur);
-
-    if (rc != MDB_NOTFOUND) {
-        return ngx_apim_store_fail(st, rc, "mdb_cursor_get() failed");
-    }
-
-    return NGX_APIM_STORE_OK;
 }
 
 

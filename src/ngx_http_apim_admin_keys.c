@@ -19,26 +19,12 @@
 
 #include <openssl/crypto.h>
 
-#include "ngx_apim_usage.h"
+#include "ngx_apim_ops.h"
 #include "ngx_http_apim_admin.h"
 #include "ngx_http_apim_plan.h"
 
 
 #define NGX_HTTP_APIM_ADMIN_TRIES  3      /* a random id already taken */
-
-
-typedef struct {
-    ngx_str_t                  consumer;
-    u_char                    *hash;
-    u_char                    *rec;
-    size_t                     rec_len;
-    ngx_str_t                  id;
-    ngx_str_t                  other;       /* the id a key has already */
-    ngx_pool_t                *pool;
-    unsigned                   no_consumer:1;
-    unsigned                   key_exists:1;
-    unsigned                   id_exists:1;
-} ngx_http_apim_admin_key_put_t;
 
 
 typedef struct {
@@ -52,20 +38,6 @@ typedef struct {
     u_char                    *rec;
     size_t                     rec_len;
 } ngx_http_apim_admin_key_patch_t;
-
-
-typedef struct {
-    ngx_str_t                  id;          /* the old key */
-    ngx_pool_t                *pool;
-    int64_t                    grace;
-    ngx_str_t                  new_id;
-    u_char                     new_hash[NGX_APIM_HASH_LEN];
-    u_char                    *new_rec;
-    size_t                     new_rec_len;
-    int64_t                    old_expires;
-    unsigned                   id_exists:1;
-    unsigned                   expired:1;
-} ngx_http_apim_admin_key_rotate_t;
 
 
 typedef struct {
@@ -87,18 +59,10 @@ static ngx_int_t ngx_http_apim_admin_key_input(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx, ngx_http_apim_json_t **v,
     ngx_uint_t patch, ngx_str_t *apis, ngx_str_t *metadata,
     int64_t *not_before, int64_t *expires_at, ngx_str_t *detail);
-static int ngx_http_apim_admin_key_put_handler(ngx_apim_store_t *st,
-    MDB_txn *txn, void *data);
 static int ngx_http_apim_admin_key_item(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static int ngx_http_apim_admin_key_patch_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
-static int ngx_http_apim_admin_key_delete_handler(ngx_apim_store_t *st,
-    MDB_txn *txn, void *data);
-static int ngx_http_apim_admin_key_rotate_handler(ngx_apim_store_t *st,
-    MDB_txn *txn, void *data);
-static int ngx_http_apim_admin_key_txn_get(ngx_apim_store_t *st,
-    MDB_txn *txn, ngx_str_t *id, u_char *hash, ngx_apim_key_rec_t *rec);
 static ngx_int_t ngx_http_apim_admin_key_done(ngx_http_request_t *r,
     ngx_uint_t status, u_char *rec, size_t len, ngx_str_t *key,
     ngx_str_t *previous, int64_t previous_expires);
@@ -141,18 +105,18 @@ ngx_int_t
 ngx_http_apim_admin_key_create(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx)
 {
-    int                             rc;
-    ngx_int_t                       n;
-    ngx_str_t                       detail, apis, meta, key, *name;
-    ngx_uint_t                      tries;
-    ngx_apim_store_t               *st;
-    ngx_apim_key_rec_t              rec;
-    ngx_http_apim_json_t           *v[7];
-    ngx_http_apim_admin_key_put_t   op;
-    int64_t                         not_before, expires_at;
-    u_char                          hash[NGX_APIM_HASH_LEN];
-    char                            id[NGX_APIM_ID_LEN + 1];
-    char                            gen[NGX_APIM_KEY_LEN + 1];
+    int                      rc;
+    ngx_int_t                n;
+    ngx_str_t                detail, apis, meta, key, other, *name;
+    ngx_uint_t               tries;
+    ngx_apim_store_t        *st;
+    ngx_apim_key_rec_t       rec;
+    ngx_http_apim_json_t    *v[7];
+    ngx_apim_ops_key_add_t   op;
+    int64_t                  not_before, expires_at;
+    u_char                   hash[NGX_APIM_HASH_LEN];
+    char                     id[NGX_APIM_ID_LEN + 1];
+    char                     gen[NGX_APIM_KEY_LEN + 1];
 
     n = ngx_http_apim_admin_fields(r, ctx,
                                    ngx_http_apim_admin_key_create_fields,
@@ -206,11 +170,11 @@ ngx_http_apim_admin_key_create(ngx_http_request_t *r,
         return ngx_http_apim_admin_store_error(r, NULL);
     }
 
-    ngx_memzero(&op, sizeof(ngx_http_apim_admin_key_put_t));
+    ngx_memzero(&op, sizeof(ngx_apim_ops_key_add_t));
 
-    op.consumer = *name;
+    op.consumer = (char *) name->data;
+    op.consumer_len = name->len;
     op.hash = hash;
-    op.pool = r->pool;
 
     for (tries = 0; /* void */ ; tries++) {
 
@@ -257,15 +221,14 @@ ngx_http_apim_admin_key_create(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_apim_key_rec_encode(&rec, op.rec);
+        ngx_apim_key_rec_encode(&rec, (u_char *) op.rec);
 
-        op.id.data = (u_char *) id;
-        op.id.len = rec.id.len;
+        op.id = id;
+        op.id_len = rec.id.len;
 
         ngx_apim_hmac(ctx->conf->hmac, key.data, key.len, hash);
 
-        rc = ngx_apim_store_write(st, ngx_http_apim_admin_key_put_handler,
-                                  &op);
+        rc = ngx_apim_ops_key_add(st, &op);
 
         if (!op.id_exists || tries == NGX_HTTP_APIM_ADMIN_TRIES - 1) {
             break;
@@ -281,9 +244,17 @@ ngx_http_apim_admin_key_create(ngx_http_request_t *r,
 
     if (op.key_exists) {
         OPENSSL_cleanse(gen, sizeof(gen));
+
+        other.data = (u_char *) op.other;
+        other.len = ngx_strlen(op.other);
+
+        if (other.len == 0) {
+            ngx_str_set(&other, "unknown");
+        }
+
         return ngx_http_apim_admin_error(r, NGX_HTTP_CONFLICT,
                                          "\"key\": this key exists already "
-                                         "(id \"%V\")", &op.other);
+                                         "(id \"%V\")", &other);
     }
 
     if (rc != NGX_APIM_STORE_OK) {
@@ -291,12 +262,15 @@ ngx_http_apim_admin_key_create(ngx_http_request_t *r,
         return ngx_http_apim_admin_store_error(r, st);
     }
 
+    other.data = (u_char *) id;
+    other.len = op.id_len;
+
     ngx_http_apim_admin_log(r, v[6] ? "imported key" : "created key",
-                            &op.id);
+                            &other);
 
     /* the one answer that holds the key */
 
-    rc = ngx_http_apim_admin_key_done(r, NGX_HTTP_CREATED, op.rec,
+    rc = ngx_http_apim_admin_key_done(r, NGX_HTTP_CREATED, (u_char *) op.rec,
                                       op.rec_len, &key, NULL, 0);
 
     OPENSSL_cleanse(gen, sizeof(gen));
@@ -407,74 +381,6 @@ ngx_http_apim_admin_key_input(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-/*
- * keys[HMAC] = record and key_ids[id] = HMAC in one transaction, and
- * only for a consumer that exists in it
- */
-
-static int
-ngx_http_apim_admin_key_put_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data)
-{
-    ngx_http_apim_admin_key_put_t  *op = data;
-
-    int                 rc;
-    ngx_apim_val_t      val;
-    ngx_apim_key_rec_t  rec;
-
-    /* it runs again if the map grows */
-
-    op->no_consumer = 0;
-    op->key_exists = 0;
-    op->id_exists = 0;
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_CONSUMERS,
-                                op->consumer.data, op->consumer.len, &val);
-
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        op->no_consumer = 1;
-        return rc;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, op->hash,
-                                NGX_APIM_HASH_LEN, op->rec, op->rec_len,
-                                MDB_NOOVERWRITE);
-
-    if (rc == NGX_APIM_STORE_EXISTS) {
-        op->key_exists = 1;
-        ngx_str_set(&op->other, "unknown");
-
-        if (ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, op->hash,
-                                   NGX_APIM_HASH_LEN, &val)
-            == NGX_APIM_STORE_OK
-            && ngx_apim_key_rec_decode(&rec, val.data, val.len) == 0)
-        {
-            (void) ngx_http_apim_admin_str(op->pool, &op->other, &rec.id);
-        }
-
-        return rc;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS, op->id.data,
-                                op->id.len, op->hash, NGX_APIM_HASH_LEN,
-                                MDB_NOOVERWRITE);
-
-    if (rc == NGX_APIM_STORE_EXISTS) {
-        op->id_exists = 1;
-    }
-
-    return rc;
 }
 
 
@@ -838,7 +744,8 @@ ngx_http_apim_admin_key_patch_handler(ngx_apim_store_t *st, MDB_txn *txn,
     v = op->v;
     op->rec = NULL;
 
-    rc = ngx_http_apim_admin_key_txn_get(st, txn, &op->id, hash, &rec);
+    rc = ngx_apim_ops_key_get(st, txn, (char *) op->id.data, op->id.len,
+                              hash, &rec);
     if (rc != NGX_APIM_STORE_OK) {
         return rc;
     }
@@ -908,8 +815,8 @@ ngx_http_apim_admin_key_delete(ngx_http_request_t *r,
         return ngx_http_apim_admin_store_error(r, NULL);
     }
 
-    rc = ngx_apim_store_write(st, ngx_http_apim_admin_key_delete_handler,
-                              &ctx->args[0]);
+    rc = ngx_apim_ops_key_revoke(st, (char *) ctx->args[0].data,
+                                 ctx->args[0].len);
 
     if (rc == NGX_APIM_STORE_NOT_FOUND) {
         return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
@@ -926,64 +833,28 @@ ngx_http_apim_admin_key_delete(ngx_http_request_t *r,
 }
 
 
-/* keys[HMAC] and key_ids[id] in one transaction; counters stay */
-
-static int
-ngx_http_apim_admin_key_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data)
-{
-    ngx_str_t  *id = data;
-
-    int             rc;
-    ngx_apim_val_t  val;
-    u_char          hash[NGX_APIM_HASH_LEN];
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, id->data,
-                                id->len, &val);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    if (val.len == NGX_APIM_HASH_LEN) {
-        /* copied: the deletion may move the page it is in */
-        ngx_memcpy(hash, val.data, NGX_APIM_HASH_LEN);
-
-        rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEYS, hash,
-                                       NGX_APIM_HASH_LEN);
-
-        if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
-            return rc;
-        }
-    }
-
-    return ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEY_IDS, id->data,
-                                     id->len);
-}
-
-
 /*
- * A new key with the old one's consumer, plan, APIs, times, metadata and
- * usage as the store has it (so that a rotation is no way to a new
- * quota), and the old one expiring "grace" seconds from now (never later
- * than it would have), in one transaction, as "apimctl key rotate" does.
- * An expired key is not rotated: its new key would be expired too.
+ * A new key for an old one, by ngx_apim_ops_key_rotate(), as "apimctl key
+ * rotate" does it: the old key's record and usage, the old key expiring
+ * "grace" seconds from now (never later than it would have).
  */
 
 ngx_int_t
 ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx)
 {
-    int                                rc;
-    ngx_int_t                          n;
-    ngx_str_t                          detail, key;
-    ngx_uint_t                         tries;
-    ngx_apim_store_t                  *st;
-    ngx_http_apim_json_t              *v[1];
-    ngx_http_apim_admin_key_rotate_t   op;
-    u_char                            *p;
-    char                               id[NGX_APIM_ID_LEN + 1];
-    char                               gen[NGX_APIM_KEY_LEN + 1];
-    u_char                             when[NGX_HTTP_APIM_TIME_LEN];
+    int                         rc;
+    ngx_int_t                   n;
+    ngx_str_t                   detail, key, new_id;
+    ngx_uint_t                  tries;
+    ngx_apim_store_t           *st;
+    ngx_http_apim_json_t       *v[1];
+    ngx_apim_ops_key_rotate_t   op;
+    u_char                     *p;
+    char                        id[NGX_APIM_ID_LEN + 1];
+    char                        gen[NGX_APIM_KEY_LEN + 1];
+    u_char                      new_hash[NGX_APIM_HASH_LEN];
+    u_char                      when[NGX_HTTP_APIM_TIME_LEN];
 
     n = ngx_http_apim_admin_fields(r, ctx,
                                    ngx_http_apim_admin_key_rotate_fields,
@@ -997,7 +868,7 @@ ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
                                          &detail);
     }
 
-    ngx_memzero(&op, sizeof(ngx_http_apim_admin_key_rotate_t));
+    ngx_memzero(&op, sizeof(ngx_apim_ops_key_rotate_t));
 
     if (v[0]) {
         if (v[0]->num < 0 || v[0]->num > 366 * 86400) {
@@ -1009,8 +880,11 @@ ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
         op.grace = v[0]->num;
     }
 
-    op.id = ctx->args[0];
-    op.pool = r->pool;
+    op.id = (char *) ctx->args[0].data;
+    op.id_len = ctx->args[0].len;
+    op.new_id = id;
+    op.new_id_len = NGX_APIM_ID_LEN;
+    op.new_hash = new_hash;
 
     st = ngx_http_apim_store();
 
@@ -1023,14 +897,12 @@ ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        op.new_id.data = (u_char *) id;
-        op.new_id.len = NGX_APIM_ID_LEN;
-
         ngx_apim_hmac(ctx->conf->hmac, (u_char *) gen, NGX_APIM_KEY_LEN,
-                      op.new_hash);
+                      new_hash);
 
-        rc = ngx_apim_store_write(st, ngx_http_apim_admin_key_rotate_handler,
-                                  &op);
+        op.now = ngx_time();
+
+        rc = ngx_apim_ops_key_rotate(st, &op);
 
         if (!op.id_exists || tries == NGX_HTTP_APIM_ADMIN_TRIES - 1) {
             break;
@@ -1040,7 +912,7 @@ ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
     if (rc == NGX_APIM_STORE_NOT_FOUND) {
         OPENSSL_cleanse(gen, sizeof(gen));
         return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
-                                         "no key \"%V\"", &op.id);
+                                         "no key \"%V\"", &ctx->args[0]);
     }
 
     if (op.expired) {
@@ -1051,197 +923,36 @@ ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
                                          "key \"%V\" expired at %*s: a new "
                                          "key would take its expiry; give "
                                          "it a later \"expires_at\" first",
-                                         &op.id, (size_t) (p - when), when);
+                                         &ctx->args[0], (size_t) (p - when),
+                                         when);
     }
 
-    if (rc != NGX_APIM_STORE_OK || op.new_rec == NULL) {
+    if (rc != NGX_APIM_STORE_OK) {
         OPENSSL_cleanse(gen, sizeof(gen));
         return ngx_http_apim_admin_store_error(r, st);
     }
 
     ngx_http_apim_store_ok();
 
+    new_id.data = (u_char *) id;
+    new_id.len = NGX_APIM_ID_LEN;
+
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "apim admin: %V rotated key \"%V\" to \"%V\", the old one "
-                  "expires in %L s", &r->connection->addr_text, &op.id,
-                  &op.new_id, op.old_expires - ngx_time());
+                  "expires in %L s", &r->connection->addr_text, &ctx->args[0],
+                  &new_id, op.old_expires - ngx_time());
 
     key.data = (u_char *) gen;
     key.len = NGX_APIM_KEY_LEN;
 
     rc = ngx_http_apim_admin_key_done(r, NGX_HTTP_CREATED, op.new_rec,
-                                      op.new_rec_len, &key, &op.id,
+                                      op.new_rec_len, &key, &ctx->args[0],
                                       op.old_expires);
 
+    ngx_free(op.new_rec);
     OPENSSL_cleanse(gen, sizeof(gen));
 
     return rc;
-}
-
-
-static int
-ngx_http_apim_admin_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data)
-{
-    ngx_http_apim_admin_key_rotate_t  *op = data;
-
-    int                    rc;
-    u_char                *old;
-    size_t                 old_len;
-    int64_t                end;
-    ngx_uint_t             has_usage;
-    ngx_apim_val_t         val;
-    ngx_apim_key_rec_t     rec;
-    ngx_apim_usage_rec_t   usage;
-    u_char                 hash[NGX_APIM_HASH_LEN];
-    u_char                 name[2 + NGX_APIM_KEY_MAX];
-
-    op->new_rec = NULL;
-    op->id_exists = 0;
-    op->expired = 0;
-
-    rc = ngx_http_apim_admin_key_txn_get(st, txn, &op->id, hash, &rec);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    end = ngx_time();
-
-    if (rec.expires_at && rec.expires_at <= end) {
-        /* the new key would take its expiry, and be dead at once */
-        op->expired = 1;
-        op->old_expires = rec.expires_at;
-        return NGX_APIM_STORE_EXISTS;
-    }
-
-    /* its usage as the store has it: a rotation is no way to a new quota */
-
-    ngx_memcpy(name, NGX_APIM_USAGE_PREFIX, sizeof(NGX_APIM_USAGE_PREFIX) - 1);
-    ngx_memcpy(name + sizeof(NGX_APIM_USAGE_PREFIX) - 1, op->id.data,
-               op->id.len);
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_COUNTERS, name,
-                                sizeof(NGX_APIM_USAGE_PREFIX) - 1 + op->id.len,
-                                &val);
-
-    has_usage = (rc == NGX_APIM_STORE_OK
-                 && ngx_apim_usage_rec_decode(&usage, val.data, val.len) == 0
-                 && usage.gen == rec.usage_gen);
-
-    if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
-        return rc;
-    }
-
-    end += op->grace;
-    op->old_expires = (rec.expires_at && rec.expires_at < end)
-                      ? rec.expires_at : end;
-
-    /* the new key: the old one's record, with its own id and time */
-
-    rec.id.data = (char *) op->new_id.data;
-    rec.id.len = op->new_id.len;
-    rec.created = ngx_time();
-
-    op->new_rec_len = ngx_apim_key_rec_size(&rec);
-    op->new_rec = ngx_pnalloc(op->pool, op->new_rec_len);
-    if (op->new_rec == NULL) {
-        return NGX_APIM_STORE_ERROR;
-    }
-
-    ngx_apim_key_rec_encode(&rec, op->new_rec);
-
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, op->new_hash,
-                                NGX_APIM_HASH_LEN, op->new_rec,
-                                op->new_rec_len, MDB_NOOVERWRITE);
-
-    if (rc == NGX_APIM_STORE_OK) {
-        rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS,
-                                    op->new_id.data, op->new_id.len,
-                                    op->new_hash, NGX_APIM_HASH_LEN,
-                                    MDB_NOOVERWRITE);
-    }
-
-    if (rc == NGX_APIM_STORE_EXISTS) {
-        /* a random id (or key) taken: another one */
-        op->id_exists = 1;
-        return rc;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    if (has_usage) {
-        rc = ngx_apim_usage_restore(st, txn, (char *) op->new_id.data,
-                                    op->new_id.len, &usage);
-        if (rc != NGX_APIM_STORE_OK) {
-            return rc;
-        }
-    }
-
-    /*
-     * the old key, expiring at the end of the grace, read again: the puts
-     * may have moved its page
-     */
-
-    rc = ngx_http_apim_admin_key_txn_get(st, txn, &op->id, hash, &rec);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    rec.expires_at = op->old_expires;
-
-    old_len = ngx_apim_key_rec_size(&rec);
-    old = ngx_pnalloc(op->pool, old_len);
-    if (old == NULL) {
-        return NGX_APIM_STORE_ERROR;
-    }
-
-    ngx_apim_key_rec_encode(&rec, old);
-
-    return ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
-                                  NGX_APIM_HASH_LEN, old, old_len, 0);
-}
-
-
-/*
- * A key's record by its id in a write transaction, with the HMAC it is
- * stored under: NGX_APIM_STORE_NOT_FOUND, or an error for a damaged one.
- */
-
-static int
-ngx_http_apim_admin_key_txn_get(ngx_apim_store_t *st, MDB_txn *txn,
-    ngx_str_t *id, u_char *hash, ngx_apim_key_rec_t *rec)
-{
-    int             rc;
-    ngx_apim_val_t  val;
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, id->data,
-                                id->len, &val);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    if (val.len == NGX_APIM_HASH_LEN) {
-        ngx_memcpy(hash, val.data, NGX_APIM_HASH_LEN);
-
-        rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
-                                    NGX_APIM_HASH_LEN, &val);
-
-        if (rc == NGX_APIM_STORE_OK
-            && ngx_apim_key_rec_decode(rec, val.data, val.len) == 0)
-        {
-            return NGX_APIM_STORE_OK;
-        }
-
-        if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
-            return rc;
-        }
-    }
-
-    return ngx_apim_store_fail(st, MDB_CORRUPTED, "the record of key "
-                               "\"%.*s\" is damaged", (int) id->len,
-                               id->data);
 }
 
 

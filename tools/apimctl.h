@@ -30,6 +30,7 @@
 
 /* it defines OPENSSL_SUPPRESS_DEPRECATED before any OpenSSL header */
 #include "ngx_apim_key.h"
+#include "ngx_apim_ops.h"
 #include "ngx_apim_record.h"
 #include "ngx_apim_store.h"
 #include "ngx_apim_usage.h"

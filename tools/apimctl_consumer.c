@@ -22,8 +22,6 @@ static int apimctl_consumer_update_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
 static int apimctl_consumer_list_handler(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
-static int apimctl_consumer_delete_handler(ngx_apim_store_t *st,
-    MDB_txn *txn, void *data);
 
 
 int
@@ -270,18 +268,15 @@ apimctl_consumer_show(apimctl_ctx_t *ctx)
 }
 
 
-/*
- * The consumer and every key of it, in one transaction: no key is left
- * whose consumer is gone.  Usage counts stay (they are kept by key id).
- */
+/* the consumer and every key of it, in one transaction */
 
 int
 apimctl_consumer_delete(apimctl_ctx_t *ctx)
 {
     int  rc;
 
-    rc = ngx_apim_store_write(&ctx->st, apimctl_consumer_delete_handler,
-                              (void *) ctx->arg);
+    rc = ngx_apim_ops_consumer_delete(&ctx->st, ctx->arg, strlen(ctx->arg),
+                                      NULL);
 
     if (rc == NGX_APIM_STORE_NOT_FOUND) {
         fprintf(stderr, "apimctl: consumer \"%s\" not found\n", ctx->arg);
@@ -295,66 +290,4 @@ apimctl_consumer_delete(apimctl_ctx_t *ctx)
     printf("%s\n", ctx->arg);
 
     return APIMCTL_OK;
-}
-
-
-static int
-apimctl_consumer_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data)
-{
-    const char  *name = data;
-
-    int                  rc;
-    size_t               len;
-    MDB_val              k, v;
-    MDB_cursor          *cur;
-    ngx_apim_key_rec_t   rec;
-
-    len = strlen(name);
-
-    rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_CONSUMERS, name, len);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    rc = mdb_cursor_open(txn, st->dbi[NGX_APIM_DB_KEYS], &cur);
-    if (rc != MDB_SUCCESS) {
-        return ngx_apim_store_fail(st, rc, "mdb_cursor_open() failed");
-    }
-
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-         rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-    {
-        if (ngx_apim_key_rec_decode(&rec, v.mv_data, v.mv_size) != 0
-            || rec.consumer.len != len
-            || memcmp(rec.consumer.data, name, len) != 0)
-        {
-            continue;
-        }
-
-        /* the id first: the record it points into goes next */
-
-        rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEY_IDS,
-                                       rec.id.data, rec.id.len);
-        if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
-            mdb_cursor_close(cur);
-            return rc;
-        }
-
-        rc = mdb_cursor_del(cur, 0);
-        if (rc != MDB_SUCCESS) {
-            mdb_cursor_close(cur);
-            /* MDB_MAP_FULL: the map grows and this runs again */
-            return ngx_apim_store_fail(st, rc, "mdb_cursor_del() failed");
-        }
-    }
-
-    mdb_cursor_close(cur);
-
-    if (rc != MDB_NOTFOUND) {
-        return ngx_apim_store_fail(st, rc, "mdb_cursor_get() failed");
-    }
-
-    return NGX_APIM_STORE_OK;
 }

@@ -42,30 +42,6 @@ typedef struct {
 } apimctl_batch_t;
 
 
-typedef struct {
-    apimctl_ctx_t             *ctx;
-    const char                *id;
-    char                       new_id[NGX_APIM_ID_LEN + 1];
-    unsigned char              new_hash[NGX_APIM_HASH_LEN];
-    int64_t                    expires_at;   /* the old key's, after */
-    int                        id_exists;
-    int                        expired;
-} apimctl_rotate_t;
-
-
-typedef struct {
-    const char                *consumer;
-    const char                *id;
-    const unsigned char       *hash;
-    const unsigned char       *rec;
-    size_t                     rec_len;
-    int                        no_consumer;
-    int                        key_exists;
-    int                        id_exists;
-    char                       other[NGX_APIM_ID_LEN + 1];
-} apimctl_key_op_t;
-
-
 static int apimctl_write(int fd, const char *buf, size_t len);
 static int apimctl_consumer_exists(apimctl_ctx_t *ctx);
 static int apimctl_key_file_check(apimctl_ctx_t *ctx, FILE *f, char **line,
@@ -74,23 +50,13 @@ static int apimctl_key_batch_handler(ngx_apim_store_t *st, MDB_txn *txn,
     void *data);
 static int apimctl_key_put(apimctl_ctx_t *ctx, const char *key, size_t len,
     const char *id);
-static int apimctl_key_put_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data);
 static int apimctl_key_list_handler(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static int apimctl_key_get(apimctl_ctx_t *ctx, const char *id, size_t len,
     ngx_apim_key_rec_t *rec);
-static int apimctl_key_txn_get(ngx_apim_store_t *st, MDB_txn *txn,
-    const char *id, unsigned char hash[NGX_APIM_HASH_LEN],
-    ngx_apim_key_rec_t *rec);
 static int apimctl_key_update_handler(ngx_apim_store_t *st, MDB_txn *txn,
     void *data);
-static int apimctl_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data);
 static int apimctl_usage_reset_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data);
-static int apimctl_key_delete(apimctl_ctx_t *ctx, const char *id);
-static int apimctl_key_delete_handler(ngx_apim_store_t *st, MDB_txn *txn,
     void *data);
 static const char *apimctl_key_status(apimctl_ctx_t *ctx,
     const ngx_apim_key_rec_t *rec);
@@ -131,7 +97,7 @@ apimctl_key_add(apimctl_ctx_t *ctx)
         /* nobody has seen the key: keep no key nobody has */
         fprintf(stderr, "apimctl: cannot write the key to stdout: %s; "
                 "key %s is revoked\n", strerror(errno), id);
-        (void) apimctl_key_delete(ctx, id);
+        (void) ngx_apim_ops_key_revoke(&ctx->st, id, strlen(id));
         return APIMCTL_FAILED;
     }
 
@@ -508,12 +474,12 @@ static int
 apimctl_key_put(apimctl_ctx_t *ctx, const char *key, size_t len,
     const char *id)
 {
-    int                 rc;
-    size_t              size;
-    unsigned char      *buf;
-    apimctl_key_op_t    op;
-    ngx_apim_key_rec_t  rec;
-    unsigned char       hash[NGX_APIM_HASH_LEN];
+    int                     rc;
+    size_t                  size;
+    unsigned char          *buf;
+    ngx_apim_key_rec_t      rec;
+    ngx_apim_ops_key_add_t  op;
+    unsigned char           hash[NGX_APIM_HASH_LEN];
 
     memset(&rec, 0, sizeof(ngx_apim_key_rec_t));
 
@@ -550,15 +516,17 @@ apimctl_key_put(apimctl_ctx_t *ctx, const char *key, size_t len,
 
     ngx_apim_hmac(&ctx->hmac, (const unsigned char *) key, len, hash);
 
-    memset(&op, 0, sizeof(apimctl_key_op_t));
+    memset(&op, 0, sizeof(ngx_apim_ops_key_add_t));
 
-    op.consumer = ctx->consumer;
+    op.consumer = rec.consumer.data;
+    op.consumer_len = rec.consumer.len;
     op.id = id;
+    op.id_len = rec.id.len;
     op.hash = hash;
     op.rec = buf;
     op.rec_len = size;
 
-    rc = ngx_apim_store_write(&ctx->st, apimctl_key_put_handler, &op);
+    rc = ngx_apim_ops_key_add(&ctx->st, &op);
 
     free(buf);
 
@@ -583,70 +551,6 @@ apimctl_key_put(apimctl_ctx_t *ctx, const char *key, size_t len,
     }
 
     return APIMCTL_OK;
-}
-
-
-static int
-apimctl_key_put_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
-{
-    apimctl_key_op_t  *op = data;
-
-    int                 rc;
-    ngx_apim_val_t      val;
-    ngx_apim_key_rec_t  rec;
-
-    /* it runs again if the map grows */
-
-    op->no_consumer = 0;
-    op->key_exists = 0;
-    op->id_exists = 0;
-    op->other[0] = '\0';
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_CONSUMERS, op->consumer,
-                                strlen(op->consumer), &val);
-
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        op->no_consumer = 1;
-        return rc;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, op->hash,
-                                NGX_APIM_HASH_LEN, op->rec, op->rec_len,
-                                MDB_NOOVERWRITE);
-
-    if (rc == NGX_APIM_STORE_EXISTS) {
-        op->key_exists = 1;
-
-        if (ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, op->hash,
-                                   NGX_APIM_HASH_LEN, &val)
-            == NGX_APIM_STORE_OK
-            && ngx_apim_key_rec_decode(&rec, val.data, val.len) == 0
-            && rec.id.len <= NGX_APIM_ID_LEN)
-        {
-            memcpy(op->other, rec.id.data, rec.id.len);
-            op->other[rec.id.len] = '\0';
-        }
-
-        return rc;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS, op->id,
-                                strlen(op->id), op->hash, NGX_APIM_HASH_LEN,
-                                MDB_NOOVERWRITE);
-
-    if (rc == NGX_APIM_STORE_EXISTS) {
-        op->id_exists = 1;
-    }
-
-    return rc;
 }
 
 
@@ -843,48 +747,6 @@ apimctl_key_show(apimctl_ctx_t *ctx)
 }
 
 
-/*
- * A key's record by its id in a write transaction, with its HMAC:
- * NOT_FOUND (no such id), APIMCTL_FAILED for a damaged record (reported),
- * or a store error.
- */
-
-static int
-apimctl_key_txn_get(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
-    unsigned char hash[NGX_APIM_HASH_LEN], ngx_apim_key_rec_t *rec)
-{
-    int             rc;
-    ngx_apim_val_t  val;
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, id, strlen(id),
-                                &val);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    if (val.len == NGX_APIM_HASH_LEN) {
-        memcpy(hash, val.data, NGX_APIM_HASH_LEN);
-
-        rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
-                                    NGX_APIM_HASH_LEN, &val);
-
-        if (rc == NGX_APIM_STORE_ERROR || rc == NGX_APIM_STORE_FULL) {
-            return rc;
-        }
-
-        if (rc == NGX_APIM_STORE_OK
-            && ngx_apim_key_rec_decode(rec, val.data, val.len) == 0)
-        {
-            return NGX_APIM_STORE_OK;
-        }
-    }
-
-    fprintf(stderr, "apimctl: the record of key \"%s\" is damaged\n", id);
-
-    return APIMCTL_FAILED;
-}
-
-
 int
 apimctl_key_update(apimctl_ctx_t *ctx)
 {
@@ -923,7 +785,8 @@ apimctl_key_update_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
     ngx_apim_key_rec_t   rec;
     unsigned char        hash[NGX_APIM_HASH_LEN];
 
-    rc = apimctl_key_txn_get(st, txn, ctx->arg, hash, &rec);
+    rc = ngx_apim_ops_key_get(st, txn, ctx->arg, strlen(ctx->arg), hash,
+                              &rec);
     if (rc != NGX_APIM_STORE_OK) {
         return rc;
     }
@@ -990,40 +853,48 @@ apimctl_key_update_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
 
 
 /*
- * A new key with the old one's consumer, plan, APIs, times and metadata,
- * and its usage as the store has it (so that a rotation is no way to a
- * fresh quota); the old key's expiry moves to now + grace, never later
- * than it was.  All in one transaction; the key is printed only after.
+ * A new key for an old one, by ngx_apim_ops_key_rotate(): the old one's
+ * record and usage, the old key's expiry moved to now + grace, never
+ * later than it was.  The key is printed only after the commit.
  */
 
 int
 apimctl_key_rotate(apimctl_ctx_t *ctx)
 {
-    int               rc, tries;
-    char              key[NGX_APIM_KEY_LEN + 1];
-    char              tbuf[APIMCTL_TIME_LEN];
-    apimctl_rotate_t  rot;
+    int                        rc, tries;
+    char                       key[NGX_APIM_KEY_LEN + 1];
+    char                       new_id[NGX_APIM_ID_LEN + 1];
+    char                       tbuf[APIMCTL_TIME_LEN];
+    unsigned char              new_hash[NGX_APIM_HASH_LEN];
+    ngx_apim_ops_key_rotate_t  rot;
 
-    memset(&rot, 0, sizeof(apimctl_rotate_t));
+    memset(&rot, 0, sizeof(ngx_apim_ops_key_rotate_t));
 
-    rot.ctx = ctx;
     rot.id = ctx->arg;
+    rot.id_len = strlen(ctx->arg);
+    rot.new_id = new_id;
+    rot.new_id_len = NGX_APIM_ID_LEN;
+    rot.new_hash = new_hash;
+    rot.now = ctx->now;
+    rot.grace = ctx->grace;
 
     for (tries = 0; /* void */ ; tries++) {
-        if (ngx_apim_key_generate(key, rot.new_id) != 0) {
+        if (ngx_apim_key_generate(key, new_id) != 0) {
             fprintf(stderr, "apimctl: RAND_bytes() failed\n");
             return APIMCTL_FAILED;
         }
 
         ngx_apim_hmac(&ctx->hmac, (unsigned char *) key, NGX_APIM_KEY_LEN,
-                      rot.new_hash);
+                      new_hash);
 
-        rc = ngx_apim_store_write(&ctx->st, apimctl_key_rotate_handler, &rot);
+        rc = ngx_apim_ops_key_rotate(&ctx->st, &rot);
 
         if (!rot.id_exists || tries == 2) {
             break;
         }
     }
+
+    free(rot.new_rec);
 
     if (rc != NGX_APIM_STORE_OK) {
         OPENSSL_cleanse(key, sizeof(key));
@@ -1037,12 +908,8 @@ apimctl_key_rotate(apimctl_ctx_t *ctx)
             fprintf(stderr, "apimctl: key \"%s\" expired at %s: a new key "
                     "would take its expiry; give it a later one with \"key "
                     "update --expires\" first\n", ctx->arg,
-                    apimctl_time(rot.expires_at, tbuf));
+                    apimctl_time(rot.old_expires, tbuf));
             return APIMCTL_FAILED;
-        }
-
-        if (rc == APIMCTL_FAILED) {
-            return rc;
         }
 
         return apimctl_store_error(ctx, rc);
@@ -1055,133 +922,16 @@ apimctl_key_rotate(apimctl_ctx_t *ctx)
     if (rc != 0) {
         /* the old key's expiry stays moved: revoke the new one only */
         fprintf(stderr, "apimctl: cannot write the key to stdout: %s; "
-                "key %s is revoked\n", strerror(errno), rot.new_id);
-        (void) apimctl_key_delete(ctx, rot.new_id);
+                "key %s is revoked\n", strerror(errno), new_id);
+        (void) ngx_apim_ops_key_revoke(&ctx->st, new_id, NGX_APIM_ID_LEN);
         return APIMCTL_FAILED;
     }
 
     fprintf(stderr, "apimctl: key %s replaces %s, which stops working at "
-            "%s; the key is shown only this once\n", rot.new_id, ctx->arg,
-            apimctl_time(rot.expires_at, tbuf));
+            "%s; the key is shown only this once\n", new_id, ctx->arg,
+            apimctl_time(rot.old_expires, tbuf));
 
     return APIMCTL_OK;
-}
-
-
-static int
-apimctl_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
-{
-    apimctl_rotate_t  *rot = data;
-
-    int                   rc, has_usage;
-    size_t                size;
-    int64_t               until;
-    unsigned char        *buf;
-    apimctl_ctx_t        *ctx;
-    ngx_apim_key_rec_t    rec;
-    ngx_apim_usage_rec_t  usage;
-    unsigned char         hash[NGX_APIM_HASH_LEN];
-
-    ctx = rot->ctx;
-    rot->id_exists = 0;
-
-    rc = apimctl_key_txn_get(st, txn, rot->id, hash, &rec);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    if (rec.expires_at && rec.expires_at <= ctx->now) {
-        /* the new key would take its expiry, and be dead at once */
-        rot->expired = 1;
-        rot->expires_at = rec.expires_at;
-        return APIMCTL_FAILED;
-    }
-
-    has_usage = 0;
-
-    rc = apimctl_usage_get(st, txn, rot->id, rec.usage_gen, &usage);
-
-    if (rc == NGX_APIM_STORE_OK) {
-        has_usage = 1;
-
-    } else if (rc != NGX_APIM_STORE_NOT_FOUND) {
-        return rc;
-    }
-
-    /* the new record: the old one's fields, a new id and creation time */
-
-    until = ctx->now + ctx->grace;
-    rot->expires_at = (rec.expires_at && rec.expires_at < until)
-                      ? rec.expires_at : until;
-
-    rec.id.data = rot->new_id;
-    rec.id.len = strlen(rot->new_id);
-    rec.created = ctx->now;
-
-    size = ngx_apim_key_rec_size(&rec);
-
-    buf = malloc(size);
-    if (buf == NULL) {
-        fprintf(stderr, "apimctl: out of memory\n");
-        return APIMCTL_FAILED;
-    }
-
-    ngx_apim_key_rec_encode(&rec, buf);
-
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, rot->new_hash,
-                                NGX_APIM_HASH_LEN, buf, size,
-                                MDB_NOOVERWRITE);
-
-    if (rc == NGX_APIM_STORE_OK) {
-        rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEY_IDS, rot->new_id,
-                                    rec.id.len, rot->new_hash,
-                                    NGX_APIM_HASH_LEN, MDB_NOOVERWRITE);
-    }
-
-    free(buf);
-
-    if (rc == NGX_APIM_STORE_EXISTS) {
-        /* a random id or key taken: another one */
-        rot->id_exists = 1;
-        return rc;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    if (has_usage) {
-        rc = apimctl_usage_put(st, txn, rot->new_id, &usage);
-        if (rc != NGX_APIM_STORE_OK) {
-            return rc;
-        }
-    }
-
-    /* the old record again: the puts may have moved its page */
-
-    rc = apimctl_key_txn_get(st, txn, rot->id, hash, &rec);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    rec.expires_at = rot->expires_at;
-
-    size = ngx_apim_key_rec_size(&rec);
-
-    buf = malloc(size);
-    if (buf == NULL) {
-        fprintf(stderr, "apimctl: out of memory\n");
-        return APIMCTL_FAILED;
-    }
-
-    ngx_apim_key_rec_encode(&rec, buf);
-
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
-                                NGX_APIM_HASH_LEN, buf, size, 0);
-
-    free(buf);
-
-    return rc;
 }
 
 
@@ -1190,7 +940,7 @@ apimctl_key_revoke(apimctl_ctx_t *ctx)
 {
     int  rc;
 
-    rc = apimctl_key_delete(ctx, ctx->arg);
+    rc = ngx_apim_ops_key_revoke(&ctx->st, ctx->arg, strlen(ctx->arg));
 
     if (rc == NGX_APIM_STORE_NOT_FOUND) {
         fprintf(stderr, "apimctl: key \"%s\" not found\n", ctx->arg);
@@ -1204,49 +954,6 @@ apimctl_key_revoke(apimctl_ctx_t *ctx)
     printf("%s\n", ctx->arg);
 
     return APIMCTL_OK;
-}
-
-
-/* keys[HMAC] and key_ids[id] in one transaction; counters stay */
-
-static int
-apimctl_key_delete(apimctl_ctx_t *ctx, const char *id)
-{
-    return ngx_apim_store_write(&ctx->st, apimctl_key_delete_handler,
-                                (void *) id);
-}
-
-
-static int
-apimctl_key_delete_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
-{
-    const char  *id = data;
-
-    int             rc;
-    size_t          len;
-    ngx_apim_val_t  val;
-    unsigned char   hash[NGX_APIM_HASH_LEN];
-
-    len = strlen(id);
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, id, len, &val);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    if (val.len == NGX_APIM_HASH_LEN) {
-        /* copied: the deletion may move the page it is in */
-        memcpy(hash, val.data, NGX_APIM_HASH_LEN);
-
-        rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEYS, hash,
-                                       NGX_APIM_HASH_LEN);
-
-        if (rc != NGX_APIM_STORE_OK && rc != NGX_APIM_STORE_NOT_FOUND) {
-            return rc;
-        }
-    }
-
-    return ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_KEY_IDS, id, len);
 }
 
 
