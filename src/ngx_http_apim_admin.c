@@ -882,64 +882,6 @@ ngx_http_apim_admin_arg(ngx_http_request_t *r, char *name, size_t len,
 }
 
 
-/* limit= (1 to 1000, default 100) and cursor= (the last key seen) */
-
-ngx_int_t
-ngx_http_apim_admin_page(ngx_http_request_t *r, ngx_uint_t *limit,
-    ngx_str_t *after, ngx_str_t *detail)
-{
-    ngx_int_t  n;
-    ngx_str_t  v;
-
-    *limit = NGX_HTTP_APIM_ADMIN_PAGE;
-    ngx_str_null(after);
-
-    if (ngx_http_arg(r, (u_char *) "limit", 5, &v) == NGX_OK) {
-        n = ngx_atoi(v.data, v.len);
-
-        if (n < 1 || n > NGX_HTTP_APIM_ADMIN_PAGE_MAX) {
-            ngx_str_set(detail, "\"limit\" must be an integer from 1 to "
-                                "1000");
-            return NGX_DECLINED;
-        }
-
-        *limit = n;
-    }
-
-    if (ngx_http_arg(r, (u_char *) "cursor", 6, &v) == NGX_OK) {
-        after->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(v.len));
-        if (after->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (v.len == 0 || ngx_decode_base64url(after, &v) != NGX_OK
-            || !ngx_apim_name_valid((char *) after->data, after->len))
-        {
-            ngx_str_set(detail, "\"cursor\" is not a cursor this API "
-                                "returned");
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_apim_admin_cursor(ngx_pool_t *pool, ngx_str_t *key,
-    ngx_str_t *cursor)
-{
-    cursor->data = ngx_pnalloc(pool, ngx_base64_encoded_length(key->len));
-    if (cursor->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_encode_base64url(cursor, key);
-
-    return NGX_OK;
-}
-
-
 /* copies a string out of the store's map before the transaction ends */
 
 ngx_int_t

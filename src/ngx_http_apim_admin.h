@@ -98,6 +98,19 @@ struct ngx_http_apim_admin_ctx_s {
 };
 
 
+/* one page of a list answer, in ngx_http_apim_admin_page.c */
+
+typedef struct {
+    ngx_http_request_t           *r;
+    yajl_gen                      g;
+    ngx_str_t                     after;       /* the cursor's key */
+    ngx_str_t                     last;        /* the last key written */
+    ngx_uint_t                    limit;
+    ngx_uint_t                    n;
+    unsigned                      more:1;
+} ngx_http_apim_admin_page_t;
+
+
 /* a member of a request body: its name and the types it may have */
 
 typedef struct {
@@ -134,12 +147,18 @@ ngx_int_t ngx_http_apim_admin_send(ngx_http_request_t *r, ngx_uint_t status,
 void ngx_http_apim_admin_log(ngx_http_request_t *r, const char *action,
     ngx_str_t *name);
 ngx_int_t ngx_http_apim_admin_no_content(ngx_http_request_t *r);
-ngx_int_t ngx_http_apim_admin_page(ngx_http_request_t *r,
-    ngx_uint_t *limit, ngx_str_t *after, ngx_str_t *detail);
-ngx_int_t ngx_http_apim_admin_cursor(ngx_pool_t *pool, ngx_str_t *key,
-    ngx_str_t *cursor);
 ngx_int_t ngx_http_apim_admin_str(ngx_pool_t *pool, ngx_str_t *dst,
     const ngx_apim_str_t *src);
+
+/* ngx_http_apim_admin_page.c */
+ngx_int_t ngx_http_apim_admin_page_open(ngx_http_request_t *r,
+    ngx_http_apim_admin_page_t *page, ngx_str_t *detail);
+ngx_uint_t ngx_http_apim_admin_page_cursor(ngx_http_apim_admin_page_t *page,
+    const ngx_apim_val_t *key);
+ngx_uint_t ngx_http_apim_admin_page_full(ngx_http_apim_admin_page_t *page);
+ngx_int_t ngx_http_apim_admin_page_item(ngx_http_apim_admin_page_t *page,
+    const ngx_apim_val_t *key);
+ngx_int_t ngx_http_apim_admin_page_send(ngx_http_apim_admin_page_t *page);
 
 /* ngx_http_apim_admin_json.c */
 ngx_int_t ngx_http_apim_json_parse(ngx_pool_t *pool, u_char *text,

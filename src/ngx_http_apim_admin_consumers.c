@@ -33,14 +33,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_request_t        *r;
-    yajl_gen                   g;
-    ngx_str_t                  after;
-    ngx_uint_t                 limit;
-    ngx_uint_t                 n;
-    ngx_str_t                  last;
-    ngx_uint_t                 more;
-    ngx_int_t                  rc;
+    ngx_http_apim_admin_page_t   page;
+    ngx_int_t                    rc;
 } ngx_http_apim_admin_consumer_list_t;
 
 
@@ -221,13 +215,13 @@ ngx_http_apim_admin_consumer_list(ngx_http_request_t *r,
 {
     int                                   rc;
     ngx_int_t                             n;
-    ngx_str_t                             detail, cursor;
+    ngx_str_t                             detail;
     ngx_apim_store_t                     *st;
     ngx_http_apim_admin_consumer_list_t   list;
 
-    ngx_memzero(&list, sizeof(ngx_http_apim_admin_consumer_list_t));
+    list.rc = NGX_OK;
 
-    n = ngx_http_apim_admin_page(r, &list.limit, &list.after, &detail);
+    n = ngx_http_apim_admin_page_open(r, &list.page, &detail);
 
     if (n == NGX_DECLINED) {
         return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
@@ -238,25 +232,14 @@ ngx_http_apim_admin_consumer_list(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    list.r = r;
-    list.g = ngx_http_apim_json_gen(r->pool);
-
-    if (list.g == NULL
-        || yajl_gen_map_open(list.g) != yajl_gen_status_ok
-        || ngx_http_apim_json_key(list.g, "items") != NGX_OK
-        || yajl_gen_array_open(list.g) != yajl_gen_status_ok)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     st = ngx_http_apim_store();
 
     if (st == NULL || ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
         return ngx_http_apim_admin_store_error(r, st);
     }
 
-    rc = ngx_apim_store_iterate(st, NGX_APIM_DB_CONSUMERS, list.after.data,
-                                list.after.len,
+    rc = ngx_apim_store_iterate(st, NGX_APIM_DB_CONSUMERS,
+                                list.page.after.data, list.page.after.len,
                                 ngx_http_apim_admin_consumer_item, &list);
 
     ngx_apim_store_read_end(st);
@@ -269,30 +252,7 @@ ngx_http_apim_admin_consumer_list(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (yajl_gen_array_close(list.g) != yajl_gen_status_ok
-        || ngx_http_apim_json_key(list.g, "next_cursor") != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (list.more) {
-        if (ngx_http_apim_admin_cursor(r->pool, &list.last, &cursor)
-            != NGX_OK
-            || yajl_gen_string(list.g, cursor.data, cursor.len)
-               != yajl_gen_status_ok)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else if (yajl_gen_null(list.g) != yajl_gen_status_ok) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (yajl_gen_map_close(list.g) != yajl_gen_status_ok) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_apim_admin_send(r, NGX_HTTP_OK, list.g);
+    return ngx_http_apim_admin_page_send(&list.page);
 }
 
 
@@ -304,41 +264,28 @@ ngx_http_apim_admin_consumer_item(const ngx_apim_val_t *key,
 
     ngx_apim_consumer_rec_t  rec;
 
-    /* the cursor is the last name of the page before: after it */
-
-    if (list->after.len
-        && ngx_memn2cmp((u_char *) key->data, list->after.data, key->len,
-                        list->after.len) == 0)
-    {
+    if (ngx_http_apim_admin_page_cursor(&list->page, key)) {
         return NGX_APIM_STORE_OK;
     }
 
-    if (list->n == list->limit) {
-        list->more = 1;
+    if (ngx_http_apim_admin_page_full(&list->page)) {
         return NGX_APIM_STORE_NOT_FOUND;
     }
 
     if (ngx_apim_consumer_rec_decode(&rec, val->data, val->len) != 0) {
-        ngx_log_error(NGX_LOG_WARN, list->r->connection->log, 0,
+        ngx_log_error(NGX_LOG_WARN, list->page.r->connection->log, 0,
                       "apim admin: the record of consumer \"%*s\" is "
                       "damaged", key->len, key->data);
         return NGX_APIM_STORE_OK;
     }
 
-    if (ngx_http_apim_admin_consumer_json(list->r, list->g, &rec) != NGX_OK) {
+    if (ngx_http_apim_admin_consumer_json(list->page.r, list->page.g, &rec)
+        != NGX_OK
+        || ngx_http_apim_admin_page_item(&list->page, key) != NGX_OK)
+    {
         list->rc = NGX_ERROR;
         return NGX_APIM_STORE_NOT_FOUND;
     }
-
-    list->last.data = ngx_pnalloc(list->r->pool, key->len);
-    if (list->last.data == NULL) {
-        list->rc = NGX_ERROR;
-        return NGX_APIM_STORE_NOT_FOUND;
-    }
-
-    ngx_memcpy(list->last.data, key->data, key->len);
-    list->last.len = key->len;
-    list->n++;
 
     return NGX_APIM_STORE_OK;
 }

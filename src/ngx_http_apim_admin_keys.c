@@ -41,17 +41,11 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_request_t        *r;
-    ngx_apim_store_t          *st;
-    yajl_gen                   g;
-    ngx_str_t                  after;
-    ngx_uint_t                 limit;
-    ngx_uint_t                 n;
-    ngx_str_t                  last;
-    ngx_uint_t                 more;
-    ngx_int_t                  rc;
-    ngx_str_t                  consumer;    /* filters; empty: any */
-    ngx_str_t                  plan;
+    ngx_http_apim_admin_page_t   page;
+    ngx_apim_store_t            *st;
+    ngx_int_t                    rc;
+    ngx_str_t                    consumer;  /* filters; empty: any */
+    ngx_str_t                    plan;
 } ngx_http_apim_admin_key_list_t;
 
 
@@ -479,13 +473,13 @@ ngx_http_apim_admin_key_list(ngx_http_request_t *r,
 {
     int                              rc;
     ngx_int_t                        n;
-    ngx_str_t                        detail, cursor;
+    ngx_str_t                        detail;
     ngx_apim_store_t                *st;
     ngx_http_apim_admin_key_list_t   list;
 
     ngx_memzero(&list, sizeof(ngx_http_apim_admin_key_list_t));
 
-    n = ngx_http_apim_admin_page(r, &list.limit, &list.after, &detail);
+    n = ngx_http_apim_admin_page_open(r, &list.page, &detail);
 
     if (n == NGX_DECLINED) {
         return ngx_http_apim_admin_error(r, NGX_HTTP_BAD_REQUEST, "%V",
@@ -500,17 +494,6 @@ ngx_http_apim_admin_key_list(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    list.r = r;
-    list.g = ngx_http_apim_json_gen(r->pool);
-
-    if (list.g == NULL
-        || yajl_gen_map_open(list.g) != yajl_gen_status_ok
-        || ngx_http_apim_json_key(list.g, "items") != NGX_OK
-        || yajl_gen_array_open(list.g) != yajl_gen_status_ok)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     st = ngx_http_apim_store();
 
     if (st == NULL || ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
@@ -519,9 +502,9 @@ ngx_http_apim_admin_key_list(ngx_http_request_t *r,
 
     list.st = st;
 
-    rc = ngx_apim_store_iterate(st, NGX_APIM_DB_KEY_IDS, list.after.data,
-                                list.after.len, ngx_http_apim_admin_key_item,
-                                &list);
+    rc = ngx_apim_store_iterate(st, NGX_APIM_DB_KEY_IDS, list.page.after.data,
+                                list.page.after.len,
+                                ngx_http_apim_admin_key_item, &list);
 
     ngx_apim_store_read_end(st);
 
@@ -533,30 +516,7 @@ ngx_http_apim_admin_key_list(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (yajl_gen_array_close(list.g) != yajl_gen_status_ok
-        || ngx_http_apim_json_key(list.g, "next_cursor") != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (list.more) {
-        if (ngx_http_apim_admin_cursor(r->pool, &list.last, &cursor)
-            != NGX_OK
-            || yajl_gen_string(list.g, cursor.data, cursor.len)
-               != yajl_gen_status_ok)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else if (yajl_gen_null(list.g) != yajl_gen_status_ok) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (yajl_gen_map_close(list.g) != yajl_gen_status_ok) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_apim_admin_send(r, NGX_HTTP_OK, list.g);
+    return ngx_http_apim_admin_page_send(&list.page);
 }
 
 
@@ -572,12 +532,7 @@ ngx_http_apim_admin_key_item(const ngx_apim_val_t *key,
     ngx_apim_key_rec_t        rec;
     ngx_apim_consumer_rec_t   consumer;
 
-    /* the cursor is the last id of the page before: after it */
-
-    if (list->after.len
-        && ngx_memn2cmp((u_char *) key->data, list->after.data, key->len,
-                        list->after.len) == 0)
-    {
+    if (ngx_http_apim_admin_page_cursor(&list->page, key)) {
         return NGX_APIM_STORE_OK;
     }
 
@@ -598,7 +553,7 @@ ngx_http_apim_admin_key_item(const ngx_apim_val_t *key,
     }
 
     if (ngx_apim_key_rec_decode(&rec, v.data, v.len) != 0) {
-        ngx_log_error(NGX_LOG_WARN, list->r->connection->log, 0,
+        ngx_log_error(NGX_LOG_WARN, list->page.r->connection->log, 0,
                       "apim admin: the record of key \"%*s\" is damaged",
                       key->len, key->data);
         return NGX_APIM_STORE_OK;
@@ -635,25 +590,17 @@ ngx_http_apim_admin_key_item(const ngx_apim_val_t *key,
         }
     }
 
-    if (list->n == list->limit) {
-        list->more = 1;
+    if (ngx_http_apim_admin_page_full(&list->page)) {
         return NGX_APIM_STORE_NOT_FOUND;
     }
 
-    if (ngx_http_apim_admin_key_json(list->r, list->g, &rec) != NGX_OK) {
+    if (ngx_http_apim_admin_key_json(list->page.r, list->page.g, &rec)
+        != NGX_OK
+        || ngx_http_apim_admin_page_item(&list->page, key) != NGX_OK)
+    {
         list->rc = NGX_ERROR;
         return NGX_APIM_STORE_NOT_FOUND;
     }
-
-    list->last.data = ngx_pnalloc(list->r->pool, key->len);
-    if (list->last.data == NULL) {
-        list->rc = NGX_ERROR;
-        return NGX_APIM_STORE_NOT_FOUND;
-    }
-
-    ngx_memcpy(list->last.data, key->data, key->len);
-    list->last.len = key->len;
-    list->n++;
 
     return NGX_APIM_STORE_OK;
 }
