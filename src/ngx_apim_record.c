@@ -29,31 +29,13 @@
 #include "ngx_apim_record.h"
 
 
-#define NGX_APIM_RECORD_HEAD       2
-#define NGX_APIM_RECORD_INT        8
-#define NGX_APIM_RECORD_STRLEN     4
-
 #define NGX_APIM_KEY_INTS          4
 #define NGX_APIM_KEY_STRS          5
 #define NGX_APIM_CONSUMER_INTS     2
 #define NGX_APIM_CONSUMER_STRS     4
 
 
-typedef struct {
-    const unsigned char  *pos;
-    const unsigned char  *last;
-} ngx_apim_reader_t;
-
-
-static unsigned char *ngx_apim_put_head(unsigned char *p, int type);
-static unsigned char *ngx_apim_put_int(unsigned char *p, uint64_t v);
-static unsigned char *ngx_apim_put_str(unsigned char *p,
-    const ngx_apim_str_t *s);
-static int ngx_apim_get_head(ngx_apim_reader_t *rd, const void *data,
-    size_t len, int type);
-static int ngx_apim_get_int(ngx_apim_reader_t *rd, uint64_t *v);
 static int ngx_apim_get_flags(ngx_apim_reader_t *rd, uint32_t *flags);
-static int ngx_apim_get_str(ngx_apim_reader_t *rd, ngx_apim_str_t *s);
 
 
 size_t
@@ -74,16 +56,18 @@ ngx_apim_key_rec_encode(const ngx_apim_key_rec_t *rec, unsigned char *buf)
 {
     unsigned char  *p;
 
-    p = ngx_apim_put_head(buf, NGX_APIM_RECORD_KEY);
-    p = ngx_apim_put_int(p, (uint64_t) rec->usage_gen << 32 | rec->flags);
-    p = ngx_apim_put_int(p, (uint64_t) rec->created);
-    p = ngx_apim_put_int(p, (uint64_t) rec->not_before);
-    p = ngx_apim_put_int(p, (uint64_t) rec->expires_at);
-    p = ngx_apim_put_str(p, &rec->id);
-    p = ngx_apim_put_str(p, &rec->consumer);
-    p = ngx_apim_put_str(p, &rec->plan);
-    p = ngx_apim_put_str(p, &rec->apis);
-    (void) ngx_apim_put_str(p, &rec->metadata);
+    p = ngx_apim_record_put_head(buf, NGX_APIM_RECORD_KEY,
+                                 NGX_APIM_RECORD_VERSION);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->usage_gen << 32
+                                   | rec->flags);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->created);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->not_before);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->expires_at);
+    p = ngx_apim_record_put_str(p, &rec->id);
+    p = ngx_apim_record_put_str(p, &rec->consumer);
+    p = ngx_apim_record_put_str(p, &rec->plan);
+    p = ngx_apim_record_put_str(p, &rec->apis);
+    (void) ngx_apim_record_put_str(p, &rec->metadata);
 }
 
 
@@ -94,16 +78,17 @@ ngx_apim_key_rec_decode(ngx_apim_key_rec_t *rec, const void *data,
     uint64_t           flags, created, not_before, expires_at;
     ngx_apim_reader_t  rd;
 
-    if (ngx_apim_get_head(&rd, data, len, NGX_APIM_RECORD_KEY) != 0
-        || ngx_apim_get_int(&rd, &flags) != 0
-        || ngx_apim_get_int(&rd, &created) != 0
-        || ngx_apim_get_int(&rd, &not_before) != 0
-        || ngx_apim_get_int(&rd, &expires_at) != 0
-        || ngx_apim_get_str(&rd, &rec->id) != 0
-        || ngx_apim_get_str(&rd, &rec->consumer) != 0
-        || ngx_apim_get_str(&rd, &rec->plan) != 0
-        || ngx_apim_get_str(&rd, &rec->apis) != 0
-        || ngx_apim_get_str(&rd, &rec->metadata) != 0
+    if (ngx_apim_record_get_head(&rd, data, len, NGX_APIM_RECORD_KEY,
+                                 NGX_APIM_RECORD_VERSION) != 0
+        || ngx_apim_record_get_int(&rd, &flags) != 0
+        || ngx_apim_record_get_int(&rd, &created) != 0
+        || ngx_apim_record_get_int(&rd, &not_before) != 0
+        || ngx_apim_record_get_int(&rd, &expires_at) != 0
+        || ngx_apim_record_get_str(&rd, &rec->id) != 0
+        || ngx_apim_record_get_str(&rd, &rec->consumer) != 0
+        || ngx_apim_record_get_str(&rd, &rec->plan) != 0
+        || ngx_apim_record_get_str(&rd, &rec->apis) != 0
+        || ngx_apim_record_get_str(&rd, &rec->metadata) != 0
         || rd.pos != rd.last)
     {
         return -1;
@@ -138,13 +123,14 @@ ngx_apim_consumer_rec_encode(const ngx_apim_consumer_rec_t *rec,
 {
     unsigned char  *p;
 
-    p = ngx_apim_put_head(buf, NGX_APIM_RECORD_CONSUMER);
-    p = ngx_apim_put_int(p, rec->flags);
-    p = ngx_apim_put_int(p, (uint64_t) rec->created);
-    p = ngx_apim_put_str(p, &rec->name);
-    p = ngx_apim_put_str(p, &rec->id);
-    p = ngx_apim_put_str(p, &rec->plan);
-    (void) ngx_apim_put_str(p, &rec->metadata);
+    p = ngx_apim_record_put_head(buf, NGX_APIM_RECORD_CONSUMER,
+                                 NGX_APIM_RECORD_VERSION);
+    p = ngx_apim_record_put_int(p, rec->flags);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->created);
+    p = ngx_apim_record_put_str(p, &rec->name);
+    p = ngx_apim_record_put_str(p, &rec->id);
+    p = ngx_apim_record_put_str(p, &rec->plan);
+    (void) ngx_apim_record_put_str(p, &rec->metadata);
 }
 
 
@@ -155,13 +141,15 @@ ngx_apim_consumer_rec_decode(ngx_apim_consumer_rec_t *rec,
     uint64_t           created;
     ngx_apim_reader_t  rd;
 
-    if (ngx_apim_get_head(&rd, data, len, NGX_APIM_RECORD_CONSUMER) != 0
+    if (ngx_apim_record_get_head(&rd, data, len,
+                                 NGX_APIM_RECORD_CONSUMER,
+                                 NGX_APIM_RECORD_VERSION) != 0
         || ngx_apim_get_flags(&rd, &rec->flags) != 0
-        || ngx_apim_get_int(&rd, &created) != 0
-        || ngx_apim_get_str(&rd, &rec->name) != 0
-        || ngx_apim_get_str(&rd, &rec->id) != 0
-        || ngx_apim_get_str(&rd, &rec->plan) != 0
-        || ngx_apim_get_str(&rd, &rec->metadata) != 0
+        || ngx_apim_record_get_int(&rd, &created) != 0
+        || ngx_apim_record_get_str(&rd, &rec->name) != 0
+        || ngx_apim_record_get_str(&rd, &rec->id) != 0
+        || ngx_apim_record_get_str(&rd, &rec->plan) != 0
+        || ngx_apim_record_get_str(&rd, &rec->metadata) != 0
         || rd.pos != rd.last)
     {
         return -1;
@@ -182,12 +170,12 @@ ngx_apim_usage_rec_encode(const ngx_apim_usage_rec_t *rec,
     buf[0] = NGX_APIM_RECORD_USAGE;
     buf[1] = NGX_APIM_USAGE_VERSION;
 
-    p = ngx_apim_put_int(buf + NGX_APIM_RECORD_HEAD,
-                         (uint64_t) rec->window_start);
-    p = ngx_apim_put_int(p, (uint64_t) rec->window_end);
-    p = ngx_apim_put_int(p, (uint64_t) rec->count);
-    p = ngx_apim_put_int(p, (uint64_t) rec->tat);
-    (void) ngx_apim_put_int(p, rec->gen);
+    p = ngx_apim_record_put_int(buf + NGX_APIM_RECORD_HEAD,
+                                (uint64_t) rec->window_start);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->window_end);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->count);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->tat);
+    (void) ngx_apim_record_put_int(p, rec->gen);
 }
 
 
@@ -215,12 +203,12 @@ ngx_apim_usage_rec_decode(ngx_apim_usage_rec_t *rec, const void *data,
     rd.last = p + len;
     v[4] = 0;
 
-    if (ngx_apim_get_int(&rd, &v[0]) != 0
-        || ngx_apim_get_int(&rd, &v[1]) != 0
-        || ngx_apim_get_int(&rd, &v[2]) != 0
-        || ngx_apim_get_int(&rd, &v[3]) != 0
+    if (ngx_apim_record_get_int(&rd, &v[0]) != 0
+        || ngx_apim_record_get_int(&rd, &v[1]) != 0
+        || ngx_apim_record_get_int(&rd, &v[2]) != 0
+        || ngx_apim_record_get_int(&rd, &v[3]) != 0
         || (rd.pos != rd.last
-            && (ngx_apim_get_int(&rd, &v[4]) != 0 || v[4] > UINT32_MAX))
+            && (ngx_apim_record_get_int(&rd, &v[4]) != 0 || v[4] > UINT32_MAX))
         || rd.pos != rd.last)
     {
         return -1;
@@ -236,18 +224,23 @@ ngx_apim_usage_rec_decode(ngx_apim_usage_rec_t *rec, const void *data,
 }
 
 
-static unsigned char *
-ngx_apim_put_head(unsigned char *p, int type)
+/*
+ * The primitives, shared with the mesh's edge records: a head (type and
+ * version), an integer, a string; a getter refuses to read past the end.
+ */
+
+unsigned char *
+ngx_apim_record_put_head(unsigned char *p, int type, int version)
 {
     *p++ = (unsigned char) type;
-    *p++ = NGX_APIM_RECORD_VERSION;
+    *p++ = (unsigned char) version;
 
     return p;
 }
 
 
-static unsigned char *
-ngx_apim_put_int(unsigned char *p, uint64_t v)
+unsigned char *
+ngx_apim_record_put_int(unsigned char *p, uint64_t v)
 {
     int  i;
 
@@ -259,8 +252,8 @@ ngx_apim_put_int(unsigned char *p, uint64_t v)
 }
 
 
-static unsigned char *
-ngx_apim_put_str(unsigned char *p, const ngx_apim_str_t *s)
+unsigned char *
+ngx_apim_record_put_str(unsigned char *p, const ngx_apim_str_t *s)
 {
     int       i;
     uint32_t  n;
@@ -279,16 +272,16 @@ ngx_apim_put_str(unsigned char *p, const ngx_apim_str_t *s)
 }
 
 
-static int
-ngx_apim_get_head(ngx_apim_reader_t *rd, const void *data, size_t len,
-    int type)
+int
+ngx_apim_record_get_head(ngx_apim_reader_t *rd, const void *data,
+    size_t len, int type, int version)
 {
     rd->pos = data;
     rd->last = rd->pos + len;
 
     if (len < NGX_APIM_RECORD_HEAD
         || rd->pos[0] != type
-        || rd->pos[1] != NGX_APIM_RECORD_VERSION)
+        || rd->pos[1] != version)
     {
         return -1;
     }
@@ -299,8 +292,8 @@ ngx_apim_get_head(ngx_apim_reader_t *rd, const void *data, size_t len,
 }
 
 
-static int
-ngx_apim_get_int(ngx_apim_reader_t *rd, uint64_t *v)
+int
+ngx_apim_record_get_int(ngx_apim_reader_t *rd, uint64_t *v)
 {
     int  i;
 
@@ -325,7 +318,7 @@ ngx_apim_get_flags(ngx_apim_reader_t *rd, uint32_t *flags)
 {
     uint64_t  v;
 
-    if (ngx_apim_get_int(rd, &v) != 0 || v > UINT32_MAX) {
+    if (ngx_apim_record_get_int(rd, &v) != 0 || v > UINT32_MAX) {
         return -1;
     }
 
@@ -335,8 +328,8 @@ ngx_apim_get_flags(ngx_apim_reader_t *rd, uint32_t *flags)
 }
 
 
-static int
-ngx_apim_get_str(ngx_apim_reader_t *rd, ngx_apim_str_t *s)
+int
+ngx_apim_record_get_str(ngx_apim_reader_t *rd, ngx_apim_str_t *s)
 {
     int       i;
     uint32_t  n;

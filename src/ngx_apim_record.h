@@ -83,6 +83,28 @@ typedef struct {
 } ngx_apim_usage_rec_t;
 
 
+/* the primitives of every record, the mesh's edges too */
+
+#define NGX_APIM_RECORD_HEAD        2         /* type, version */
+#define NGX_APIM_RECORD_INT         8
+#define NGX_APIM_RECORD_STRLEN      4
+
+typedef struct {
+    const unsigned char  *pos;
+    const unsigned char  *last;
+} ngx_apim_reader_t;
+
+unsigned char *ngx_apim_record_put_head(unsigned char *p, int type,
+    int version);
+unsigned char *ngx_apim_record_put_int(unsigned char *p, uint64_t v);
+unsigned char *ngx_apim_record_put_str(unsigned char *p,
+    const ngx_apim_str_t *s);
+int ngx_apim_record_get_head(ngx_apim_reader_t *rd, const void *data,
+    size_t len, int type, int version);
+int ngx_apim_record_get_int(ngx_apim_reader_t *rd, uint64_t *v);
+int ngx_apim_record_get_str(ngx_apim_reader_t *rd, ngx_apim_str_t *s);
+
+
 size_t ngx_apim_key_rec_size(const ngx_apim_key_rec_t *rec);
 void ngx_apim_key_rec_encode(const ngx_apim_key_rec_t *rec,
     unsigned char *buf);

@@ -14,7 +14,7 @@
  *                source service methods paths                 4 strings
  *
  * A decoder refuses a wrong type, another version, a length running past
- * the input and bytes left over.
+ * the input and bytes left over.  The primitives are the store's own.
  */
 
 
@@ -24,33 +24,19 @@
 #include "ngx_mesh_policy_record.h"
 
 
-#define NGX_MESH_RECORD_HEAD       2
-#define NGX_MESH_RECORD_INT        8
-#define NGX_MESH_RECORD_STRLEN     4
-
 #define NGX_MESH_EDGE_INTS         7
 #define NGX_MESH_EDGE_STRS         4
 
 
-typedef struct {
-    const unsigned char  *pos;
-    const unsigned char  *last;
-} ngx_mesh_reader_t;
-
-
-static unsigned char *ngx_mesh_put_int(unsigned char *p, int64_t v);
-static unsigned char *ngx_mesh_put_str(unsigned char *p,
-    const ngx_apim_str_t *s);
-static int ngx_mesh_get_int(ngx_mesh_reader_t *rd, int64_t *v);
-static int ngx_mesh_get_str(ngx_mesh_reader_t *rd, ngx_apim_str_t *s);
+static int ngx_mesh_get_int(ngx_apim_reader_t *rd, int64_t *v);
 
 
 size_t
 ngx_mesh_edge_rec_size(const ngx_mesh_edge_rec_t *rec)
 {
-    return NGX_MESH_RECORD_HEAD
-           + NGX_MESH_EDGE_INTS * NGX_MESH_RECORD_INT
-           + NGX_MESH_EDGE_STRS * NGX_MESH_RECORD_STRLEN
+    return NGX_APIM_RECORD_HEAD
+           + NGX_MESH_EDGE_INTS * NGX_APIM_RECORD_INT
+           + NGX_MESH_EDGE_STRS * NGX_APIM_RECORD_STRLEN
            + rec->source.len + rec->service.len + rec->methods.len
            + rec->paths.len;
 }
@@ -63,21 +49,19 @@ ngx_mesh_edge_rec_encode(const ngx_mesh_edge_rec_t *rec, unsigned char *buf)
 {
     unsigned char  *p;
 
-    p = buf;
-    *p++ = NGX_MESH_RECORD_EDGE;
-    *p++ = NGX_MESH_RECORD_VERSION;
-
-    p = ngx_mesh_put_int(p, rec->id);
-    p = ngx_mesh_put_int(p, rec->created);
-    p = ngx_mesh_put_int(p, rec->action);
-    p = ngx_mesh_put_int(p, rec->rate);
-    p = ngx_mesh_put_int(p, rec->window);
-    p = ngx_mesh_put_int(p, rec->burst);
-    p = ngx_mesh_put_int(p, rec->per);
-    p = ngx_mesh_put_str(p, &rec->source);
-    p = ngx_mesh_put_str(p, &rec->service);
-    p = ngx_mesh_put_str(p, &rec->methods);
-    (void) ngx_mesh_put_str(p, &rec->paths);
+    p = ngx_apim_record_put_head(buf, NGX_MESH_RECORD_EDGE,
+                                 NGX_MESH_RECORD_VERSION);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->id);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->created);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->action);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->rate);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->window);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->burst);
+    p = ngx_apim_record_put_int(p, (uint64_t) rec->per);
+    p = ngx_apim_record_put_str(p, &rec->source);
+    p = ngx_apim_record_put_str(p, &rec->service);
+    p = ngx_apim_record_put_str(p, &rec->methods);
+    (void) ngx_apim_record_put_str(p, &rec->paths);
 }
 
 
@@ -85,19 +69,14 @@ int
 ngx_mesh_edge_rec_decode(ngx_mesh_edge_rec_t *rec, const void *data,
     size_t len)
 {
-    ngx_mesh_reader_t  rd;
+    ngx_apim_reader_t  rd;
 
-    rd.pos = data;
-    rd.last = rd.pos + len;
-
-    if (len < NGX_MESH_RECORD_HEAD
-        || rd.pos[0] != NGX_MESH_RECORD_EDGE
-        || rd.pos[1] != NGX_MESH_RECORD_VERSION)
+    if (ngx_apim_record_get_head(&rd, data, len, NGX_MESH_RECORD_EDGE,
+                                 NGX_MESH_RECORD_VERSION)
+        != 0)
     {
         return -1;
     }
-
-    rd.pos += NGX_MESH_RECORD_HEAD;
 
     if (ngx_mesh_get_int(&rd, &rec->id) != 0
         || ngx_mesh_get_int(&rd, &rec->created) != 0
@@ -106,10 +85,10 @@ ngx_mesh_edge_rec_decode(ngx_mesh_edge_rec_t *rec, const void *data,
         || ngx_mesh_get_int(&rd, &rec->window) != 0
         || ngx_mesh_get_int(&rd, &rec->burst) != 0
         || ngx_mesh_get_int(&rd, &rec->per) != 0
-        || ngx_mesh_get_str(&rd, &rec->source) != 0
-        || ngx_mesh_get_str(&rd, &rec->service) != 0
-        || ngx_mesh_get_str(&rd, &rec->methods) != 0
-        || ngx_mesh_get_str(&rd, &rec->paths) != 0
+        || ngx_apim_record_get_str(&rd, &rec->source) != 0
+        || ngx_apim_record_get_str(&rd, &rec->service) != 0
+        || ngx_apim_record_get_str(&rd, &rec->methods) != 0
+        || ngx_apim_record_get_str(&rd, &rec->paths) != 0
         || rd.pos != rd.last)
     {
         return -1;
@@ -158,87 +137,18 @@ ngx_mesh_edge_prefix(unsigned char *buf, const char *service, size_t len)
 }
 
 
-static unsigned char *
-ngx_mesh_put_int(unsigned char *p, int64_t v)
-{
-    int       i;
-    uint64_t  u;
-
-    u = (uint64_t) v;
-
-    for (i = 0; i < NGX_MESH_RECORD_INT; i++) {
-        *p++ = (unsigned char) (u >> (8 * i));
-    }
-
-    return p;
-}
-
-
-static unsigned char *
-ngx_mesh_put_str(unsigned char *p, const ngx_apim_str_t *s)
-{
-    int  i;
-
-    for (i = 0; i < NGX_MESH_RECORD_STRLEN; i++) {
-        *p++ = (unsigned char) (s->len >> (8 * i));
-    }
-
-    if (s->len) {
-        memcpy(p, s->data, s->len);
-    }
-
-    return p + s->len;
-}
-
+/* the fields are signed: the store's integer, as it was written */
 
 static int
-ngx_mesh_get_int(ngx_mesh_reader_t *rd, int64_t *v)
+ngx_mesh_get_int(ngx_apim_reader_t *rd, int64_t *v)
 {
-    int       i;
     uint64_t  u;
 
-    if (rd->last - rd->pos < NGX_MESH_RECORD_INT) {
+    if (ngx_apim_record_get_int(rd, &u) != 0) {
         return -1;
     }
 
-    u = 0;
-
-    for (i = NGX_MESH_RECORD_INT - 1; i >= 0; i--) {
-        u = (u << 8) | rd->pos[i];
-    }
-
-    rd->pos += NGX_MESH_RECORD_INT;
     *v = (int64_t) u;
-
-    return 0;
-}
-
-
-static int
-ngx_mesh_get_str(ngx_mesh_reader_t *rd, ngx_apim_str_t *s)
-{
-    int       i;
-    uint32_t  n;
-
-    if (rd->last - rd->pos < NGX_MESH_RECORD_STRLEN) {
-        return -1;
-    }
-
-    n = 0;
-
-    for (i = NGX_MESH_RECORD_STRLEN - 1; i >= 0; i--) {
-        n = (n << 8) | rd->pos[i];
-    }
-
-    rd->pos += NGX_MESH_RECORD_STRLEN;
-
-    if ((size_t) (rd->last - rd->pos) < n) {
-        return -1;
-    }
-
-    s->len = n;
-    s->data = (const char *) rd->pos;
-    rd->pos += n;
 
     return 0;
 }
