@@ -151,7 +151,6 @@ static ngx_int_t ngx_http_apim_usage_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_apim_portal_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_apim_endpoint_key(ngx_http_request_t *r,
     ngx_http_apim_lookup_t *lk, ngx_int_t *rc);
-static ngx_int_t ngx_http_apim_endpoint_method(ngx_http_request_t *r);
 static ngx_int_t ngx_http_apim_init_catalogue(ngx_conf_t *cf,
     ngx_http_apim_main_conf_t *amcf);
 static char *ngx_http_apim_analytics_directive(ngx_conf_t *cf,
@@ -1594,7 +1593,8 @@ ngx_http_apim_catalogue_handler(ngx_http_request_t *r)
     ngx_http_apim_lookup_t      lk;
     ngx_http_apim_main_conf_t  *amcf;
 
-    rc = ngx_http_apim_endpoint_method(r);
+    rc = ngx_http_apim_problem_method(r, "This endpoint answers GET and "
+                                         "HEAD.");
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -1631,7 +1631,8 @@ ngx_http_apim_usage_handler(ngx_http_request_t *r)
     ngx_http_apim_problem_t     pr;
     ngx_http_apim_main_conf_t  *amcf;
 
-    rc = ngx_http_apim_endpoint_method(r);
+    rc = ngx_http_apim_problem_method(r, "This endpoint answers GET and "
+                                         "HEAD.");
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -1676,7 +1677,8 @@ ngx_http_apim_portal_handler(ngx_http_request_t *r)
     ngx_int_t                  rc;
     ngx_http_apim_loc_conf_t  *alcf;
 
-    rc = ngx_http_apim_endpoint_method(r);
+    rc = ngx_http_apim_problem_method(r, "This endpoint answers GET and "
+                                         "HEAD.");
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -1783,32 +1785,6 @@ ngx_http_apim_endpoint_key(ngx_http_request_t *r, ngx_http_apim_lookup_t *lk,
     *rc = ngx_http_apim_problem_send(r, &pr);
 
     return NGX_DONE;
-}
-
-
-/* GET and HEAD go on (NGX_DECLINED); anything else is 405 with Allow */
-
-static ngx_int_t
-ngx_http_apim_endpoint_method(ngx_http_request_t *r)
-{
-    ngx_http_apim_problem_t  pr;
-
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)
-        == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
-    pr.status = NGX_HTTP_NOT_ALLOWED;
-    ngx_str_set(&pr.title, "Method Not Allowed");
-    ngx_str_set(&pr.detail, "This endpoint answers GET and HEAD.");
-
-    return ngx_http_apim_problem_send(r, &pr);
 }
 
 

@@ -118,19 +118,10 @@ ngx_http_apim_analytics_get(ngx_http_request_t *r)
 
     ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)
-            == NULL)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        pr.status = NGX_HTTP_NOT_ALLOWED;
-        ngx_str_set(&pr.title, "Method Not Allowed");
-        ngx_str_set(&pr.detail, "The analytics endpoint answers GET and "
-                                "HEAD.");
-
-        return ngx_http_apim_problem_send(r, &pr);
+    rv = ngx_http_apim_problem_method(r, "The analytics endpoint answers "
+                                         "GET and HEAD.");
+    if (rv != NGX_DECLINED) {
+        return rv;
     }
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {

@@ -73,24 +73,14 @@ ngx_http_apim_metrics_send(ngx_http_request_t *r, ngx_uint_t consumer_label)
     ngx_int_t                         rc;
     ngx_uint_t                        labels, i;
     ngx_array_t                       items;
+    ngx_shm_zone_t                   *zone;
+    ngx_http_apim_metrics_out_t       o;
     ngx_http_apim_analytics_item_t   *item, **sorted;
-    ngx_shm_zone_t               *zone;
-    ngx_http_apim_problem_t       pr;
-    ngx_http_apim_metrics_out_t   o;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)
-            == NULL)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
-        pr.status = NGX_HTTP_NOT_ALLOWED;
-        ngx_str_set(&pr.title, "Method Not Allowed");
-        ngx_str_set(&pr.detail, "The metrics endpoint answers GET and HEAD.");
-
-        return ngx_http_apim_problem_send(r, &pr);
+    rc = ngx_http_apim_problem_method(r, "The metrics endpoint answers GET "
+                                         "and HEAD.");
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {

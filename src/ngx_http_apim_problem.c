@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_apim_json.h"
+#include "ngx_http_apim_headers.h"
 #include "ngx_http_apim_problem.h"
 
 
@@ -89,6 +90,37 @@ ngx_http_apim_problem_send(ngx_http_request_t *r, ngx_http_apim_problem_t *pr)
 
     return ngx_http_apim_json_send(r, pr->status, &ngx_http_apim_problem_type,
                                    b);
+}
+
+
+/*
+ * The read-only endpoints (status, metrics, analytics, catalogue, usage,
+ * portal): GET and HEAD go on (NGX_DECLINED); any other method is
+ * answered 405 with Allow and the detail given.
+ */
+
+ngx_int_t
+ngx_http_apim_problem_method(ngx_http_request_t *r, char *detail)
+{
+    ngx_http_apim_problem_t  pr;
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)
+        == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
+    pr.status = NGX_HTTP_NOT_ALLOWED;
+    ngx_str_set(&pr.title, "Method Not Allowed");
+    pr.detail.data = (u_char *) detail;
+    pr.detail.len = ngx_strlen(detail);
+
+    return ngx_http_apim_problem_send(r, &pr);
 }
 
 

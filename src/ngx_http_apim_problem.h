@@ -25,6 +25,7 @@ typedef struct {
 ngx_int_t ngx_http_apim_problem_send(ngx_http_request_t *r,
     ngx_http_apim_problem_t *pr);
 ngx_int_t ngx_http_apim_problem_store(ngx_http_request_t *r);
+ngx_int_t ngx_http_apim_problem_method(ngx_http_request_t *r, char *detail);
 
 
 

@@ -37,21 +37,11 @@ ngx_http_apim_status_send(ngx_http_request_t *r, ngx_str_t *path,
     ngx_buf_t                *b;
     yajl_gen                  g;
     ngx_apim_store_t         *st;
-    ngx_http_apim_problem_t   pr;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_apim_header_out(r, "Allow", (u_char *) "GET, HEAD", 9)
-            == NULL)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
-        pr.status = NGX_HTTP_NOT_ALLOWED;
-        ngx_str_set(&pr.title, "Method Not Allowed");
-        ngx_str_set(&pr.detail, "The status endpoint answers GET and HEAD.");
-
-        return ngx_http_apim_problem_send(r, &pr);
+    rc = ngx_http_apim_problem_method(r, "The status endpoint answers GET "
+                                         "and HEAD.");
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     st = ngx_http_apim_store();
