@@ -24,6 +24,7 @@
 #include "ngx_http_apim_problem.h"
 #include "ngx_http_apim_headers.h"
 #include "ngx_http_apim_analytics.h"
+#include "ngx_http_apim_catalogue.h"    /* RFC 3339 times */
 
 
 #define NGX_HTTP_APIM_QUERY_TOP       10
@@ -93,8 +94,6 @@ static ngx_int_t ngx_http_apim_query_rate(yajl_gen g, const char *name,
     int64_t part, int64_t whole, const char *fmt);
 static ngx_int_t ngx_http_apim_query_timestr(yajl_gen g, const char *name,
     int64_t t);
-static ngx_int_t ngx_http_apim_query_filter(yajl_gen g, const char *name,
-    ngx_str_t *s);
 
 
 static ngx_str_t  ngx_http_apim_query_type = ngx_string("application/json");
@@ -732,9 +731,9 @@ ngx_http_apim_query_json(yajl_gen g, ngx_http_apim_query_t *q)
         || ngx_http_apim_query_timestr(g, "to", q->to) != NGX_OK
         || ngx_http_apim_json_key(g, "filter") != NGX_OK
         || yajl_gen_map_open(g) != yajl_gen_status_ok
-        || ngx_http_apim_query_filter(g, "api", &q->api) != NGX_OK
-        || ngx_http_apim_query_filter(g, "consumer", &q->consumer) != NGX_OK
-        || ngx_http_apim_query_filter(g, "plan", &q->plan) != NGX_OK
+        || ngx_http_apim_json_opt(g, "api", &q->api) != NGX_OK
+        || ngx_http_apim_json_opt(g, "consumer", &q->consumer) != NGX_OK
+        || ngx_http_apim_json_opt(g, "plan", &q->plan) != NGX_OK
         || yajl_gen_map_close(g) != yajl_gen_status_ok
         || ngx_http_apim_json_key(g, "totals") != NGX_OK
         || yajl_gen_map_open(g) != yajl_gen_status_ok
@@ -964,37 +963,16 @@ ngx_http_apim_query_rate(yajl_gen g, const char *name, int64_t part,
 }
 
 
+/* an RFC 3339 time, the catalogue's form; the epoch too (not null) */
+
 static ngx_int_t
 ngx_http_apim_query_timestr(yajl_gen g, const char *name, int64_t t)
 {
-    u_char     buf[sizeof("2026-01-31T12:00:00Z")];
-    ngx_tm_t   tm;
+    u_char     buf[NGX_HTTP_APIM_TIME_LEN];
     ngx_str_t  s;
 
-    ngx_gmtime((time_t) t, &tm);
-
     s.data = buf;
-    s.len = ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                        tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                        tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec)
-            - buf;
+    s.len = ngx_http_apim_time_format(buf, (time_t) t) - buf;
 
     return ngx_http_apim_json_str(g, name, &s);
-}
-
-
-static ngx_int_t
-ngx_http_apim_query_filter(yajl_gen g, const char *name, ngx_str_t *s)
-{
-    if (s->data) {
-        return ngx_http_apim_json_str(g, name, s);
-    }
-
-    if (ngx_http_apim_json_key(g, name) != NGX_OK
-        || yajl_gen_null(g) != yajl_gen_status_ok)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }

@@ -39,8 +39,6 @@ static ngx_uint_t ngx_http_apim_catalogue_visible(ngx_http_apim_api_t *api,
     ngx_http_apim_lookup_t *lk);
 static ngx_int_t ngx_http_apim_json_strs(yajl_gen g, const char *name,
     ngx_array_t *a);
-static ngx_int_t ngx_http_apim_json_opt(yajl_gen g, const char *name,
-    ngx_str_t *s);
 static ngx_int_t ngx_http_apim_catalogue_404(ngx_http_request_t *r);
 
 
@@ -563,25 +561,6 @@ ngx_http_apim_json_strs(yajl_gen g, const char *name, ngx_array_t *a)
     }
 
     return yajl_gen_array_close(g) == yajl_gen_status_ok ? NGX_OK : NGX_ERROR;
-}
-
-
-/* a string, or null when empty */
-
-static ngx_int_t
-ngx_http_apim_json_opt(yajl_gen g, const char *name, ngx_str_t *s)
-{
-    if (s->len) {
-        return ngx_http_apim_json_str(g, name, s);
-    }
-
-    if (ngx_http_apim_json_key(g, name) != NGX_OK
-        || yajl_gen_null(g) != yajl_gen_status_ok)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 

@@ -149,6 +149,25 @@ ngx_http_apim_json_str(yajl_gen g, const char *name, ngx_str_t *s)
 }
 
 
+/* a string, or null when empty */
+
+ngx_int_t
+ngx_http_apim_json_opt(yajl_gen g, const char *name, ngx_str_t *s)
+{
+    if (s->len) {
+        return ngx_http_apim_json_str(g, name, s);
+    }
+
+    if (ngx_http_apim_json_key(g, name) != NGX_OK
+        || yajl_gen_null(g) != yajl_gen_status_ok)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_apim_json_int(yajl_gen g, const char *name, int64_t n)
 {

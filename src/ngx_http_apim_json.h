@@ -19,6 +19,7 @@
 yajl_alloc_funcs *ngx_http_apim_json_alloc(ngx_pool_t *pool);
 yajl_gen ngx_http_apim_json_gen(ngx_pool_t *pool);
 ngx_int_t ngx_http_apim_json_str(yajl_gen g, const char *name, ngx_str_t *s);
+ngx_int_t ngx_http_apim_json_opt(yajl_gen g, const char *name, ngx_str_t *s);
 ngx_int_t ngx_http_apim_json_int(yajl_gen g, const char *name, int64_t n);
 ngx_int_t ngx_http_apim_json_key(yajl_gen g, const char *name);
 ngx_int_t ngx_http_apim_json_buf(yajl_gen g, ngx_pool_t *pool, ngx_buf_t **b);
