@@ -6,8 +6,8 @@
 
 /*
  * The store operations the admin API and apimctl share: a consumer
- * deleted with every key of it, a key added, revoked or rotated, each in
- * one write transaction.  A handler may run more than once (the map grows
+ * deleted with every key of it, a key added, revoked or rotated, a key's
+ * usage reset, each in one write transaction.  A handler may run more than once (the map grows
  * and the transaction starts again), so each one sets its results anew.
  */
 
@@ -40,6 +40,8 @@ static int ngx_apim_ops_key_add_handler(ngx_apim_store_t *st, MDB_txn *txn,
 static int ngx_apim_ops_key_revoke_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
 static int ngx_apim_ops_key_rotate_handler(ngx_apim_store_t *st,
+    MDB_txn *txn, void *data);
+static int ngx_apim_ops_usage_reset_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
 static int ngx_apim_ops_usage_get(ngx_apim_store_t *st, MDB_txn *txn,
     const char *id, size_t len, uint32_t gen, ngx_apim_usage_rec_t *usage);
@@ -377,6 +379,30 @@ ngx_apim_ops_key_rotate_handler(ngx_apim_store_t *st, MDB_txn *txn,
     rec.expires_at = op->old_expires;
 
     return ngx_apim_ops_key_put(st, txn, hash, &rec, 0, NULL, NULL);
+}
+
+
+/* the key must exist: a usage record of no key is not made */
+
+int
+ngx_apim_ops_usage_reset(ngx_apim_store_t *st, const char *id, size_t len)
+{
+    ngx_apim_ops_id_t  op;
+
+    op.id = id;
+    op.len = len;
+
+    return ngx_apim_store_write(st, ngx_apim_ops_usage_reset_handler, &op);
+}
+
+
+static int
+ngx_apim_ops_usage_reset_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data)
+{
+    ngx_apim_ops_id_t  *op = data;
+
+    return ngx_apim_usage_reset(st, txn, op->id, op->len);
 }
 
 

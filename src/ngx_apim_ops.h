@@ -7,7 +7,7 @@
 /*
  * The store operations the admin API and apimctl both do, each one write
  * transaction: delete a consumer with its keys, add a key, revoke a key,
- * rotate a key.  Plain C (LMDB and libc); apimctl links it too, so that
+ * rotate a key, reset a key's usage.  Plain C (LMDB and libc); apimctl links it too, so that
  * the two write the store the same way.
  *
  * Each returns a store code (NGX_APIM_STORE_*); the operation's structure
@@ -69,6 +69,8 @@ int ngx_apim_ops_key_revoke(ngx_apim_store_t *st, const char *id,
     size_t len);
 int ngx_apim_ops_key_rotate(ngx_apim_store_t *st,
     ngx_apim_ops_key_rotate_t *op);
+int ngx_apim_ops_usage_reset(ngx_apim_store_t *st, const char *id,
+    size_t len);
 
 /* in a write transaction: NOT_FOUND, or ERROR for a damaged record */
 int ngx_apim_ops_key_get(ngx_apim_store_t *st, MDB_txn *txn,

@@ -17,14 +17,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_apim_usage.h"
+#include "ngx_apim_ops.h"
 #include "ngx_http_apim_admin.h"
 #include "ngx_http_apim_plan.h"
 #include "ngx_http_apim_usage.h"
-
-
-static int ngx_http_apim_admin_usage_reset_handler(ngx_apim_store_t *st,
-    MDB_txn *txn, void *data);
 
 
 ngx_int_t
@@ -176,8 +172,8 @@ ngx_http_apim_admin_usage_reset(ngx_http_request_t *r,
         return ngx_http_apim_admin_store_error(r, NULL);
     }
 
-    rc = ngx_apim_store_write(st, ngx_http_apim_admin_usage_reset_handler,
-                              &ctx->args[0]);
+    rc = ngx_apim_ops_usage_reset(st, (char *) ctx->args[0].data,
+                                  ctx->args[0].len);
 
     if (rc == NGX_APIM_STORE_NOT_FOUND) {
         return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
@@ -191,14 +187,4 @@ ngx_http_apim_admin_usage_reset(ngx_http_request_t *r,
     ngx_http_apim_admin_log(r, "reset the usage of key", &ctx->args[0]);
 
     return ngx_http_apim_admin_no_content(r);
-}
-
-
-static int
-ngx_http_apim_admin_usage_reset_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data)
-{
-    ngx_str_t  *id = data;
-
-    return ngx_apim_usage_reset(st, txn, (char *) id->data, id->len);
 }

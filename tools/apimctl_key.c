@@ -56,8 +56,6 @@ static int apimctl_key_get(apimctl_ctx_t *ctx, const char *id, size_t len,
     ngx_apim_key_rec_t *rec);
 static int apimctl_key_update_handler(ngx_apim_store_t *st, MDB_txn *txn,
     void *data);
-static int apimctl_usage_reset_handler(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data);
 static const char *apimctl_key_status(apimctl_ctx_t *ctx,
     const ngx_apim_key_rec_t *rec);
 
@@ -1032,8 +1030,7 @@ apimctl_usage_reset(apimctl_ctx_t *ctx)
 {
     int  rc;
 
-    rc = ngx_apim_store_write(&ctx->st, apimctl_usage_reset_handler,
-                              (void *) ctx->arg);
+    rc = ngx_apim_ops_usage_reset(&ctx->st, ctx->arg, strlen(ctx->arg));
 
     if (rc == NGX_APIM_STORE_NOT_FOUND) {
         fprintf(stderr, "apimctl: key \"%s\" not found\n", ctx->arg);
@@ -1047,15 +1044,6 @@ apimctl_usage_reset(apimctl_ctx_t *ctx)
     printf("%s\n", ctx->arg);
 
     return APIMCTL_OK;
-}
-
-
-static int
-apimctl_usage_reset_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
-{
-    const char  *id = data;
-
-    return ngx_apim_usage_reset(st, txn, id, strlen(id));
 }
 
 
