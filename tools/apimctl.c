@@ -1575,6 +1575,33 @@ apimctl_open_secret(apimctl_ctx_t *ctx)
 }
 
 
+/*
+ * A write on the named consumer or key: its name printed, or why not
+ * (APIMCTL_FAILED from a write handler has been reported already)
+ */
+
+int
+apimctl_written(apimctl_ctx_t *ctx, int rc, const char *what)
+{
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        fprintf(stderr, "apimctl: %s \"%s\" not found\n", what, ctx->arg);
+        return APIMCTL_FAILED;
+    }
+
+    if (rc == APIMCTL_FAILED) {
+        return rc;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return apimctl_store_error(ctx, rc);
+    }
+
+    printf("%s\n", ctx->arg);
+
+    return APIMCTL_OK;
+}
+
+
 int
 apimctl_store_error(apimctl_ctx_t *ctx, int rc)
 {

@@ -115,6 +115,7 @@ int apimctl_parse_rfc3339(const char *s, int64_t *t);
 int apimctl_id_valid(const char *id);
 void apimctl_field(const char *name, const ngx_apim_str_t *value);
 int apimctl_store_error(apimctl_ctx_t *ctx, int rc);
+int apimctl_written(apimctl_ctx_t *ctx, int rc, const char *what);
 
 /* apimctl_json.c */
 yajl_val apimctl_json_parse(const char *text, size_t len, char *err,

@@ -89,23 +89,7 @@ apimctl_consumer_update(apimctl_ctx_t *ctx)
 
     rc = ngx_apim_store_write(&ctx->st, apimctl_consumer_update_handler, ctx);
 
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        fprintf(stderr, "apimctl: consumer \"%s\" not found\n", ctx->arg);
-        return APIMCTL_FAILED;
-    }
-
-    if (rc == APIMCTL_FAILED) {
-        /* reported */
-        return rc;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return apimctl_store_error(ctx, rc);
-    }
-
-    printf("%s\n", ctx->arg);
-
-    return APIMCTL_OK;
+    return apimctl_written(ctx, rc, "consumer");
 }
 
 
@@ -278,16 +262,5 @@ apimctl_consumer_delete(apimctl_ctx_t *ctx)
     rc = ngx_apim_ops_consumer_delete(&ctx->st, ctx->arg, strlen(ctx->arg),
                                       NULL);
 
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        fprintf(stderr, "apimctl: consumer \"%s\" not found\n", ctx->arg);
-        return APIMCTL_FAILED;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return apimctl_store_error(ctx, rc);
-    }
-
-    printf("%s\n", ctx->arg);
-
-    return APIMCTL_OK;
+    return apimctl_written(ctx, rc, "consumer");
 }

@@ -752,22 +752,7 @@ apimctl_key_update(apimctl_ctx_t *ctx)
 
     rc = ngx_apim_store_write(&ctx->st, apimctl_key_update_handler, ctx);
 
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        fprintf(stderr, "apimctl: key \"%s\" not found\n", ctx->arg);
-        return APIMCTL_FAILED;
-    }
-
-    if (rc == APIMCTL_FAILED) {
-        return rc;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return apimctl_store_error(ctx, rc);
-    }
-
-    printf("%s\n", ctx->arg);
-
-    return APIMCTL_OK;
+    return apimctl_written(ctx, rc, "key");
 }
 
 
@@ -940,18 +925,7 @@ apimctl_key_revoke(apimctl_ctx_t *ctx)
 
     rc = ngx_apim_ops_key_revoke(&ctx->st, ctx->arg, strlen(ctx->arg));
 
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        fprintf(stderr, "apimctl: key \"%s\" not found\n", ctx->arg);
-        return APIMCTL_FAILED;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return apimctl_store_error(ctx, rc);
-    }
-
-    printf("%s\n", ctx->arg);
-
-    return APIMCTL_OK;
+    return apimctl_written(ctx, rc, "key");
 }
 
 
@@ -1032,18 +1006,7 @@ apimctl_usage_reset(apimctl_ctx_t *ctx)
 
     rc = ngx_apim_ops_usage_reset(&ctx->st, ctx->arg, strlen(ctx->arg));
 
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        fprintf(stderr, "apimctl: key \"%s\" not found\n", ctx->arg);
-        return APIMCTL_FAILED;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return apimctl_store_error(ctx, rc);
-    }
-
-    printf("%s\n", ctx->arg);
-
-    return APIMCTL_OK;
+    return apimctl_written(ctx, rc, "key");
 }
 
 
