@@ -98,6 +98,12 @@ struct ngx_http_apim_admin_ctx_s {
 };
 
 
+/* a store operation on one key (ngx_apim_ops.c): revoke, usage reset */
+
+typedef int (*ngx_http_apim_admin_key_op_pt)(ngx_apim_store_t *st,
+    const char *id, size_t len);
+
+
 /* one page of a list answer, in ngx_http_apim_admin_page.c */
 
 typedef struct {
@@ -197,6 +203,9 @@ ngx_int_t ngx_http_apim_admin_key_delete(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx);
 ngx_int_t ngx_http_apim_admin_key_rotate(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx);
+ngx_int_t ngx_http_apim_admin_key_write(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx, ngx_http_apim_admin_key_op_pt op,
+    const char *action);
 ngx_int_t ngx_http_apim_admin_key_find(ngx_pool_t *pool,
     ngx_apim_store_t *st, ngx_str_t *id, u_char **rec, size_t *len);
 ngx_int_t ngx_http_apim_admin_key_json(ngx_http_request_t *r, yajl_gen g,

@@ -753,6 +753,21 @@ ngx_int_t
 ngx_http_apim_admin_key_delete(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx)
 {
+    return ngx_http_apim_admin_key_write(r, ctx, ngx_apim_ops_key_revoke,
+                                         "revoked key");
+}
+
+
+/*
+ * A write on the key the path names, by one of ngx_apim_ops.c's
+ * functions: 204, 404 when there is no such key, or the store's error
+ */
+
+ngx_int_t
+ngx_http_apim_admin_key_write(ngx_http_request_t *r,
+    ngx_http_apim_admin_ctx_t *ctx, ngx_http_apim_admin_key_op_pt op,
+    const char *action)
+{
     int                rc;
     ngx_apim_store_t  *st;
 
@@ -762,8 +777,7 @@ ngx_http_apim_admin_key_delete(ngx_http_request_t *r,
         return ngx_http_apim_admin_store_error(r, NULL);
     }
 
-    rc = ngx_apim_ops_key_revoke(st, (char *) ctx->args[0].data,
-                                 ctx->args[0].len);
+    rc = op(st, (char *) ctx->args[0].data, ctx->args[0].len);
 
     if (rc == NGX_APIM_STORE_NOT_FOUND) {
         return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
@@ -774,7 +788,7 @@ ngx_http_apim_admin_key_delete(ngx_http_request_t *r,
         return ngx_http_apim_admin_store_error(r, st);
     }
 
-    ngx_http_apim_admin_log(r, "revoked key", &ctx->args[0]);
+    ngx_http_apim_admin_log(r, action, &ctx->args[0]);
 
     return ngx_http_apim_admin_no_content(r);
 }

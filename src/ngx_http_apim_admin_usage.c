@@ -163,28 +163,6 @@ ngx_int_t
 ngx_http_apim_admin_usage_reset(ngx_http_request_t *r,
     ngx_http_apim_admin_ctx_t *ctx)
 {
-    int                rc;
-    ngx_apim_store_t  *st;
-
-    st = ngx_http_apim_store();
-
-    if (st == NULL) {
-        return ngx_http_apim_admin_store_error(r, NULL);
-    }
-
-    rc = ngx_apim_ops_usage_reset(st, (char *) ctx->args[0].data,
-                                  ctx->args[0].len);
-
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        return ngx_http_apim_admin_error(r, NGX_HTTP_NOT_FOUND,
-                                         "no key \"%V\"", &ctx->args[0]);
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return ngx_http_apim_admin_store_error(r, st);
-    }
-
-    ngx_http_apim_admin_log(r, "reset the usage of key", &ctx->args[0]);
-
-    return ngx_http_apim_admin_no_content(r);
+    return ngx_http_apim_admin_key_write(r, ctx, ngx_apim_ops_usage_reset,
+                                         "reset the usage of key");
 }
