@@ -1498,6 +1498,22 @@ apimctl_open(apimctl_ctx_t *ctx)
 {
     int  rc;
 
+    rc = apimctl_open_store(ctx);
+    if (rc != APIMCTL_OK) {
+        return rc;
+    }
+
+    return apimctl_open_secret(ctx);
+}
+
+
+/* the store, made when missing; the mesh commands need no secret */
+
+int
+apimctl_open_store(apimctl_ctx_t *ctx)
+{
+    int  rc;
+
     if (mkdir(ctx->store, 0700) == -1 && errno != EEXIST) {
         fprintf(stderr, "apimctl: cannot make the store directory \"%s\": "
                 "%s\n", ctx->store, strerror(errno));
@@ -1512,7 +1528,7 @@ apimctl_open(apimctl_ctx_t *ctx)
         return APIMCTL_FAILED;
     }
 
-    return apimctl_open_secret(ctx);
+    return APIMCTL_OK;
 }
 
 

@@ -114,6 +114,7 @@ const char *apimctl_time(int64_t t, char buf[APIMCTL_TIME_LEN]);
 int apimctl_parse_rfc3339(const char *s, int64_t *t);
 int apimctl_id_valid(const char *id);
 void apimctl_field(const char *name, const ngx_apim_str_t *value);
+int apimctl_open_store(apimctl_ctx_t *ctx);
 int apimctl_store_error(apimctl_ctx_t *ctx, int rc);
 int apimctl_written(apimctl_ctx_t *ctx, int rc, const char *what);
 

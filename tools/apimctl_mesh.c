@@ -37,7 +37,6 @@
 
 
 #define APIMCTL_MESH_ARGS_MAX     8
-#define APIMCTL_MESH_MAXREADERS   126
 
 
 typedef struct {
@@ -63,7 +62,6 @@ static int apimctl_mesh_remove(apimctl_ctx_t *ctx, char **args, int nargs);
 static int apimctl_mesh_find_handler(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static void apimctl_mesh_print(const ngx_mesh_edge_rec_t *rec);
-static int apimctl_mesh_open(apimctl_ctx_t *ctx);
 static int apimctl_mesh_size(const char *s, size_t *size);
 static int apimctl_mesh_usage(const char *fmt, const char *arg);
 
@@ -272,7 +270,7 @@ apimctl_mesh_edge(apimctl_ctx_t *ctx, int64_t action, char **args,
         return apimctl_mesh_usage("burst= needs rate=%s", "");
     }
 
-    rc = apimctl_mesh_open(ctx);
+    rc = apimctl_open_store(ctx);
     if (rc != APIMCTL_OK) {
         return rc;
     }
@@ -479,7 +477,7 @@ apimctl_mesh_list(apimctl_ctx_t *ctx, char **args, int nargs)
 
     m.klen = len;
 
-    rc = apimctl_mesh_open(ctx);
+    rc = apimctl_open_store(ctx);
     if (rc != APIMCTL_OK) {
         return rc;
     }
@@ -557,7 +555,7 @@ apimctl_mesh_remove(apimctl_ctx_t *ctx, char **args, int nargs)
     memset(&m, 0, sizeof(apimctl_mesh_t));
     m.find = id;
 
-    rc = apimctl_mesh_open(ctx);
+    rc = apimctl_open_store(ctx);
     if (rc != APIMCTL_OK) {
         return rc;
     }
@@ -660,29 +658,6 @@ apimctl_mesh_print(const ngx_mesh_edge_rec_t *rec)
     }
 
     printf("\n");
-}
-
-
-static int
-apimctl_mesh_open(apimctl_ctx_t *ctx)
-{
-    int  rc;
-
-    if (mkdir(ctx->store, 0700) == -1 && errno != EEXIST) {
-        fprintf(stderr, "apimctl: cannot make the store directory \"%s\": "
-                "%s\n", ctx->store, strerror(errno));
-        return APIMCTL_FAILED;
-    }
-
-    rc = ngx_apim_store_open(&ctx->st, ctx->store, ctx->size,
-                             APIMCTL_MESH_MAXREADERS, NGX_APIM_STORE_CREATE);
-
-    if (rc != NGX_APIM_STORE_OK) {
-        fprintf(stderr, "apimctl: %s\n", ctx->st.err);
-        return APIMCTL_FAILED;
-    }
-
-    return APIMCTL_OK;
 }
 
 
