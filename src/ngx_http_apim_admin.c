@@ -882,30 +882,6 @@ ngx_http_apim_admin_arg(ngx_http_request_t *r, char *name, size_t len,
 }
 
 
-/* copies a string out of the store's map before the transaction ends */
-
-ngx_int_t
-ngx_http_apim_admin_str(ngx_pool_t *pool, ngx_str_t *dst,
-    const ngx_apim_str_t *src)
-{
-    dst->len = src->len;
-
-    if (src->len == 0) {
-        dst->data = NULL;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_pnalloc(pool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-
-    return NGX_OK;
-}
-
-
 /* a problem body; the detail is formatted like ngx_sprintf() */
 
 ngx_int_t

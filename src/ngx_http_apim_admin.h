@@ -153,8 +153,6 @@ ngx_int_t ngx_http_apim_admin_send(ngx_http_request_t *r, ngx_uint_t status,
 void ngx_http_apim_admin_log(ngx_http_request_t *r, const char *action,
     ngx_str_t *name);
 ngx_int_t ngx_http_apim_admin_no_content(ngx_http_request_t *r);
-ngx_int_t ngx_http_apim_admin_str(ngx_pool_t *pool, ngx_str_t *dst,
-    const ngx_apim_str_t *src);
 
 /* ngx_http_apim_admin_page.c */
 ngx_int_t ngx_http_apim_admin_page_open(ngx_http_request_t *r,

@@ -70,7 +70,7 @@ ngx_http_apim_admin_usage_get(ngx_http_request_t *r,
                    && ngx_apim_consumer_rec_decode(&consumer, val.data,
                                                    val.len)
                       == 0
-                   && ngx_http_apim_admin_str(r->pool, &plan_name,
+                   && ngx_http_apim_store_str(r->pool, &plan_name,
                                               &consumer.plan)
                       != NGX_OK)
         {

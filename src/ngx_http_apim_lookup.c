@@ -53,8 +53,6 @@ static ngx_int_t ngx_http_apim_lookup_cached(ngx_http_request_t *r,
 static void ngx_http_apim_lookup_remember(ngx_http_apim_lookup_cache_t *e,
     u_char *hash, size_t txnid, ngx_array_t *plans, ngx_apim_key_rec_t *rec,
     ngx_http_apim_lookup_t *lk);
-static ngx_int_t ngx_http_apim_lookup_copy(ngx_pool_t *pool, ngx_str_t *dst,
-    ngx_apim_str_t *src);
 static u_char *ngx_http_apim_lookup_dup(ngx_pool_t *pool, u_char *src,
     size_t len, ngx_str_t *dst);
 
@@ -139,10 +137,10 @@ ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
 
     if (rc != NGX_APIM_STORE_OK
         || ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0
-        || ngx_http_apim_lookup_copy(r->pool, &lk->key_id, &rec.id) != NGX_OK
-        || ngx_http_apim_lookup_copy(r->pool, &lk->consumer, &rec.consumer)
+        || ngx_http_apim_store_str(r->pool, &lk->key_id, &rec.id) != NGX_OK
+        || ngx_http_apim_store_str(r->pool, &lk->consumer, &rec.consumer)
            != NGX_OK
-        || ngx_http_apim_lookup_copy(r->pool, &lk->apis, &rec.apis) != NGX_OK)
+        || ngx_http_apim_store_str(r->pool, &lk->apis, &rec.apis) != NGX_OK)
     {
         goto read_error;
     }
@@ -184,7 +182,7 @@ ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
 
     if (rc != NGX_APIM_STORE_OK
         || ngx_apim_consumer_rec_decode(&consumer, val.data, val.len) != 0
-        || ngx_http_apim_lookup_copy(r->pool, &lk->consumer_id, &consumer.id)
+        || ngx_http_apim_store_str(r->pool, &lk->consumer_id, &consumer.id)
            != NGX_OK)
     {
         goto read_error;
@@ -359,28 +357,4 @@ ngx_http_apim_lookup_dup(ngx_pool_t *pool, u_char *src, size_t len,
     ngx_memcpy(dst->data, src, len);
 
     return src + len;
-}
-
-
-/* copies a string out of the store's map before the read ends */
-
-static ngx_int_t
-ngx_http_apim_lookup_copy(ngx_pool_t *pool, ngx_str_t *dst,
-    ngx_apim_str_t *src)
-{
-    dst->len = src->len;
-
-    if (src->len == 0) {
-        dst->data = NULL;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_pnalloc(pool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-
-    return NGX_OK;
 }

@@ -357,6 +357,30 @@ ngx_http_apim_store_ok(void)
 }
 
 
+/* copies a string out of the store's map before the read ends */
+
+ngx_int_t
+ngx_http_apim_store_str(ngx_pool_t *pool, ngx_str_t *dst,
+    const ngx_apim_str_t *src)
+{
+    dst->len = src->len;
+
+    if (src->len == 0) {
+        dst->data = NULL;
+        return NGX_OK;
+    }
+
+    dst->data = ngx_pnalloc(pool, src->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_apim_store_sweep(ngx_event_t *ev)
 {

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_apim_store.h"
+#include "ngx_apim_record.h"
 
 
 #define NGX_HTTP_APIM_STORE_DEFAULT_SIZE  (1024 * 1024 * 1024)
@@ -38,6 +39,8 @@ ngx_apim_store_t *ngx_http_apim_store(void);
 void ngx_http_apim_store_error(ngx_log_t *log, ngx_apim_store_t *st);
 void ngx_http_apim_store_fail(ngx_log_t *log, const char *reason);
 void ngx_http_apim_store_ok(void);
+ngx_int_t ngx_http_apim_store_str(ngx_pool_t *pool, ngx_str_t *dst,
+    const ngx_apim_str_t *src);
 
 
 #endif /* _NGX_HTTP_APIM_STORE_H_INCLUDED_ */
