@@ -45,6 +45,8 @@ static int ngx_http_apim_json_on_string(void *data, const unsigned char *s,
     size_t len);
 static int ngx_http_apim_json_on_start(void *data);
 static int ngx_http_apim_json_on_start_array(void *data);
+static int ngx_http_apim_json_open(ngx_http_apim_json_ctx_t *ctx,
+    ngx_http_apim_json_type_e type);
 static int ngx_http_apim_json_on_key(void *data, const unsigned char *s,
     size_t len);
 static int ngx_http_apim_json_on_end(void *data);
@@ -301,31 +303,24 @@ ngx_http_apim_json_on_string(void *data, const unsigned char *s, size_t len)
 static int
 ngx_http_apim_json_on_start(void *data)
 {
-    ngx_http_apim_json_t      *v;
-    ngx_http_apim_json_ctx_t  *ctx = data;
-
-    if (++ctx->depth > NGX_HTTP_APIM_ADMIN_DEPTH) {
-        ngx_str_set(ctx->err, "the body nests objects and arrays deeper "
-                              "than 16 levels");
-        return 0;
-    }
-
-    v = ngx_http_apim_json_add(ctx, NGX_HTTP_APIM_JSON_OBJECT);
-    if (v == NULL) {
-        return 0;
-    }
-
-    ctx->cur = v;
-
-    return 1;
+    return ngx_http_apim_json_open(data, NGX_HTTP_APIM_JSON_OBJECT);
 }
 
 
 static int
 ngx_http_apim_json_on_start_array(void *data)
 {
-    ngx_http_apim_json_t      *v;
-    ngx_http_apim_json_ctx_t  *ctx = data;
+    return ngx_http_apim_json_open(data, NGX_HTTP_APIM_JSON_ARRAY);
+}
+
+
+/* an object or an array begins: values go into it until it ends */
+
+static int
+ngx_http_apim_json_open(ngx_http_apim_json_ctx_t *ctx,
+    ngx_http_apim_json_type_e type)
+{
+    ngx_http_apim_json_t  *v;
 
     if (++ctx->depth > NGX_HTTP_APIM_ADMIN_DEPTH) {
         ngx_str_set(ctx->err, "the body nests objects and arrays deeper "
@@ -333,7 +328,7 @@ ngx_http_apim_json_on_start_array(void *data)
         return 0;
     }
 
-    v = ngx_http_apim_json_add(ctx, NGX_HTTP_APIM_JSON_ARRAY);
+    v = ngx_http_apim_json_add(ctx, type);
     if (v == NULL) {
         return 0;
     }
