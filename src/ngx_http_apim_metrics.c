@@ -47,6 +47,8 @@ static ngx_int_t ngx_http_apim_metrics_requests(
     ngx_http_apim_metrics_out_t *o, ngx_http_apim_analytics_item_t **it,
     ngx_uint_t n, ngx_uint_t labels);
 static u_char *ngx_http_apim_metrics_room(ngx_http_apim_metrics_out_t *o);
+static u_char *ngx_http_apim_metrics_sample(ngx_http_apim_metrics_out_t *o,
+    char *name, ngx_http_apim_analytics_item_t *it, ngx_uint_t labels);
 static u_char *ngx_http_apim_metrics_labels(u_char *p,
     ngx_http_apim_analytics_item_t *it, ngx_uint_t labels);
 static u_char *ngx_http_apim_metrics_escape(u_char *p, ngx_str_t *s);
@@ -238,14 +240,12 @@ ngx_http_apim_metrics_requests(ngx_http_apim_metrics_out_t *o,
             switch (f) {
 
             case 0:
-                p = ngx_http_apim_metrics_room(o);
+                p = ngx_http_apim_metrics_sample(o, "apim_requests_total{",
+                                                 it[i], labels);
                 if (p == NULL) {
                     return NGX_ERROR;
                 }
 
-                p = ngx_cpymem(p, "apim_requests_total{",
-                               sizeof("apim_requests_total{") - 1);
-                p = ngx_http_apim_metrics_labels(p, it[i], labels);
                 o->b->last = ngx_sprintf(p, ",status=\"%s\"} %L\n",
                                          ngx_apim_analytics_classes[
                                              it[i]->status_class],
@@ -256,17 +256,15 @@ ngx_http_apim_metrics_requests(ngx_http_apim_metrics_out_t *o,
                 cum = 0;
 
                 for (k = 0; k < NGX_APIM_ANALYTICS_BUCKETS; k++) {
-                    p = ngx_http_apim_metrics_room(o);
+                    p = ngx_http_apim_metrics_sample(o,
+                                     "apim_request_duration_seconds_bucket{",
+                                     it[i], labels);
                     if (p == NULL) {
                         return NGX_ERROR;
                     }
 
                     cum += c.latency[k];
 
-                    p = ngx_cpymem(p, "apim_request_duration_seconds_bucket{",
-                                   sizeof("apim_request_duration_seconds"
-                                          "_bucket{") - 1);
-                    p = ngx_http_apim_metrics_labels(p, it[i], labels);
                     p = ngx_cpymem(p, ",le=\"", sizeof(",le=\"") - 1);
 
                     if (k < NGX_APIM_ANALYTICS_BUCKETS - 1) {
@@ -280,42 +278,38 @@ ngx_http_apim_metrics_requests(ngx_http_apim_metrics_out_t *o,
                     o->b->last = ngx_sprintf(p, "\"} %L\n", cum);
                 }
 
-                p = ngx_http_apim_metrics_room(o);
+                p = ngx_http_apim_metrics_sample(o,
+                                        "apim_request_duration_seconds_sum{",
+                                        it[i], labels);
                 if (p == NULL) {
                     return NGX_ERROR;
                 }
 
-                p = ngx_cpymem(p, "apim_request_duration_seconds_sum{",
-                               sizeof("apim_request_duration_seconds_sum{")
-                               - 1);
-                p = ngx_http_apim_metrics_labels(p, it[i], labels);
                 p = ngx_cpymem(p, "} ", 2);
                 p = ngx_http_apim_metrics_seconds(p, c.latency_ms);
                 *p++ = '\n';
                 o->b->last = p;
 
-                p = ngx_http_apim_metrics_room(o);
+                p = ngx_http_apim_metrics_sample(o,
+                                      "apim_request_duration_seconds_count{",
+                                      it[i], labels);
                 if (p == NULL) {
                     return NGX_ERROR;
                 }
 
-                p = ngx_cpymem(p, "apim_request_duration_seconds_count{",
-                               sizeof("apim_request_duration_seconds_count{")
-                               - 1);
-                p = ngx_http_apim_metrics_labels(p, it[i], labels);
                 o->b->last = ngx_sprintf(p, "} %L\n", c.requests);
                 break;
 
             case 2:
             case 3:
-                p = ngx_http_apim_metrics_room(o);
+                p = ngx_http_apim_metrics_sample(o,
+                                      f == 2 ? "apim_request_bytes_total{"
+                                             : "apim_response_bytes_total{",
+                                      it[i], labels);
                 if (p == NULL) {
                     return NGX_ERROR;
                 }
 
-                p = ngx_sprintf(p, "apim_%s_bytes_total{",
-                                f == 2 ? "request" : "response");
-                p = ngx_http_apim_metrics_labels(p, it[i], labels);
                 o->b->last = ngx_sprintf(p, "} %L\n",
                                          f == 2 ? c.bytes_in : c.bytes_out);
                 break;
@@ -329,14 +323,13 @@ ngx_http_apim_metrics_requests(ngx_http_apim_metrics_out_t *o,
                         continue;
                     }
 
-                    p = ngx_http_apim_metrics_room(o);
+                    p = ngx_http_apim_metrics_sample(o,
+                                                     "apim_rejections_total{",
+                                                     it[i], rl);
                     if (p == NULL) {
                         return NGX_ERROR;
                     }
 
-                    p = ngx_cpymem(p, "apim_rejections_total{",
-                                   sizeof("apim_rejections_total{") - 1);
-                    p = ngx_http_apim_metrics_labels(p, it[i], rl);
                     o->b->last = ngx_sprintf(p, ",reason=\"%s\"} %L\n",
                                              ngx_apim_analytics_reasons[k],
                                              n);
@@ -376,6 +369,25 @@ ngx_http_apim_metrics_room(ngx_http_apim_metrics_out_t *o)
     o->b = b;
 
     return b->last;
+}
+
+
+/* a sample's line up to its labels: room for the line, its name, labels */
+
+static u_char *
+ngx_http_apim_metrics_sample(ngx_http_apim_metrics_out_t *o, char *name,
+    ngx_http_apim_analytics_item_t *it, ngx_uint_t labels)
+{
+    u_char  *p;
+
+    p = ngx_http_apim_metrics_room(o);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(p, name, ngx_strlen(name));
+
+    return ngx_http_apim_metrics_labels(p, it, labels);
 }
 
 
