@@ -451,17 +451,22 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
             goto store_error;
         }
 
-        if (ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
-            ngx_http_apim_store_error(r->connection->log, st);
-            goto store_error;
-        }
+        /* a service without edges needs no read transaction */
 
-        reading = 1;
+        if (!ngx_http_mesh_edges_none_known(st, &mlcf->service)) {
 
-        if (ngx_http_mesh_edges_read(r, st, &mlcf->service, &mid, &edges)
-            != NGX_OK)
-        {
-            goto store_error;
+            if (ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
+                ngx_http_apim_store_error(r->connection->log, st);
+                goto store_error;
+            }
+
+            reading = 1;
+
+            if (ngx_http_mesh_edges_read(r, st, &mlcf->service, &mid, &edges)
+                != NGX_OK)
+            {
+                goto store_error;
+            }
         }
     }
 
