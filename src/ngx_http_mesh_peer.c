@@ -20,6 +20,7 @@
 #include "ngx_http_mesh.h"
 #include "ngx_http_mesh_peer.h"
 #include "ngx_http_mesh_identity.h"
+#include "ngx_http_mesh_identity_cache.h"
 #include "ngx_http_apim_problem.h"
 
 
@@ -105,15 +106,19 @@ ngx_http_mesh_peer(ngx_http_request_t *r)
  * The first request of a connection (or the first one for another server
  * with other bundles): the certificate is checked, and the result kept in
  * the pool of the TCP connection the SSL object belongs to, which outlives
- * every request and HTTP/2 stream on it.
+ * every request and HTTP/2 stream on it.  Certificates this worker
+ * verified before for another connection are not verified again
+ * (src/ngx_http_mesh_identity_cache.c).
  */
 
 static ngx_http_mesh_peer_t *
 ngx_http_mesh_peer_check(ngx_http_request_t *r, ngx_ssl_conn_t *ssl_conn)
 {
+    u_char                       key[NGX_HTTP_MESH_SVID_KEY_LEN];
     X509                        *leaf;
-    ngx_int_t                    rc;
+    ngx_int_t                    rc, keyed;
     ngx_connection_t            *c;
+    STACK_OF(X509)              *chain;
     ngx_http_mesh_srv_conf_t    *mscf;
     ngx_http_mesh_peer_cache_t  *cache;
 
@@ -141,11 +146,27 @@ ngx_http_mesh_peer_check(ngx_http_request_t *r, ngx_ssl_conn_t *ssl_conn)
     leaf = SSL_get_peer_certificate(ssl_conn);
 
     if (leaf) {
-        rc = ngx_http_mesh_identity_verify(c->pool, leaf,
-                                           SSL_get_peer_cert_chain(ssl_conn),
-                                           mscf->bundles,
-                                           X509_PURPOSE_SSL_CLIENT,
-                                           &cache->peer);
+        chain = SSL_get_peer_cert_chain(ssl_conn);
+
+        keyed = (ngx_http_mesh_svid_cache_key(leaf, chain, key) == NGX_OK);
+
+        rc = keyed ? ngx_http_mesh_svid_cache_get(c->pool, key,
+                                                  mscf->bundles,
+                                                  &cache->peer)
+                   : NGX_DECLINED;
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_mesh_identity_verify(c->pool, leaf, chain,
+                                               mscf->bundles,
+                                               X509_PURPOSE_SSL_CLIENT,
+                                               &cache->peer);
+
+            if (rc == NGX_OK && keyed) {
+                ngx_http_mesh_svid_cache_put(key, mscf->bundles,
+                                             &cache->peer);
+            }
+        }
+
         X509_free(leaf);
 
         if (rc != NGX_OK) {
@@ -303,6 +324,10 @@ ngx_http_mesh_peer_init(ngx_conf_t *cf)
 {
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
+
+    /* the bundles are new: what was verified with the old ones is not */
+
+    ngx_http_mesh_svid_cache_reset();
 
     if (ngx_http_mesh_peer_index == -1) {
         ngx_http_mesh_peer_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,

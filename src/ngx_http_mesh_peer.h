@@ -25,6 +25,8 @@ typedef struct {
     ngx_str_t    path;          /* "/ns/shop/sa/web" */
     ngx_str_t    error;         /* why not verified, for the log;
                                    empty when verified or no cert */
+    time_t       valid_until;   /* verified: the chain's first notAfter;
+                                   0 when unknown */
     unsigned     verified:1;    /* an SVID passed every check */
 } ngx_http_mesh_peer_t;
 
