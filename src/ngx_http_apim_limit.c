@@ -322,7 +322,10 @@ ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
         ngx_queue_remove(&node->lru);
         ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
 
-    } else {
+    } else if (ngx_queue_head(&ctx->sh->lru) != &node->lru) {
+
+        /* a name counted again and again stays put: no shared line written */
+
         ngx_queue_remove(&node->lru);
         ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
     }
