@@ -117,8 +117,8 @@ ngx_http_mesh_peer_check(ngx_http_request_t *r, ngx_ssl_conn_t *ssl_conn)
     u_char                       key[NGX_HTTP_MESH_SVID_KEY_LEN];
     X509                        *leaf;
     ngx_int_t                    rc, keyed;
-    ngx_connection_t            *c;
     STACK_OF(X509)              *chain;
+    ngx_connection_t            *c;
     ngx_http_mesh_srv_conf_t    *mscf;
     ngx_http_mesh_peer_cache_t  *cache;
 
