@@ -413,10 +413,21 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
 
-    if (mlcf->service.len == 0 && mlcf->rules == NULL
-        && mlcf->limits == NULL && mlcf->dflt == NGX_CONF_UNSET_UINT)
-    {
+    if (!ngx_http_mesh_authz_configured(mlcf)) {
         return NGX_DECLINED;
+    }
+
+    peer = ngx_http_mesh_peer(r);
+    if (peer == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* mesh_mtls strict, left to us by the identity handler before us */
+
+    rc = ngx_http_mesh_peer_strict(r, mlcf, peer);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     /* decided once a request: internal redirects must not count twice */
@@ -431,11 +442,6 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     }
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mesh_module);
-
-    peer = ngx_http_mesh_peer(r);
-    if (peer == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     /* identity rules fail closed: without a verified ID, none matches */
 

@@ -240,20 +240,24 @@ ngx_http_mesh_peer_variable(ngx_http_request_t *r,
 }
 
 
-/* mesh_mtls strict: a request without a verified SVID gets no further */
+/*
+ * mesh_mtls strict: a request without a verified SVID gets no further.
+ * Where authorization is configured, its handler, which runs right after
+ * this one and needs the peer too, checks it (ngx_http_mesh_peer_strict()),
+ * so that the peer is looked up once a request.
+ */
 
 static ngx_int_t
 ngx_http_mesh_peer_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                 *reason, none;
     ngx_http_mesh_peer_t      *peer;
-    ngx_http_apim_problem_t    pr;
     ngx_http_mesh_loc_conf_t  *mlcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
 
-    if (mlcf->mtls != NGX_HTTP_MESH_MTLS_STRICT) {
+    if (mlcf->mtls != NGX_HTTP_MESH_MTLS_STRICT
+        || ngx_http_mesh_authz_configured(mlcf))
+    {
         return NGX_DECLINED;
     }
 
@@ -262,7 +266,21 @@ ngx_http_mesh_peer_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (peer->verified) {
+    return ngx_http_mesh_peer_strict(r, mlcf, peer);
+}
+
+
+/* NGX_DECLINED: the peer may go on; else the request is answered */
+
+ngx_int_t
+ngx_http_mesh_peer_strict(ngx_http_request_t *r,
+    ngx_http_mesh_loc_conf_t *mlcf, ngx_http_mesh_peer_t *peer)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                *reason, none;
+    ngx_http_apim_problem_t   pr;
+
+    if (mlcf->mtls != NGX_HTTP_MESH_MTLS_STRICT || peer->verified) {
         return NGX_DECLINED;
     }
 

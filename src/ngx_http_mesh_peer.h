@@ -18,6 +18,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_mesh.h"
+
 
 typedef struct {
     ngx_str_t    id;            /* "spiffe://td/path"; empty: none */
@@ -38,6 +40,8 @@ typedef struct {
  */
 
 ngx_http_mesh_peer_t *ngx_http_mesh_peer(ngx_http_request_t *r);
+ngx_int_t ngx_http_mesh_peer_strict(ngx_http_request_t *r,
+    ngx_http_mesh_loc_conf_t *mlcf, ngx_http_mesh_peer_t *peer);
 
 ngx_int_t ngx_http_mesh_peer_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_mesh_peer_init(ngx_conf_t *cf);
