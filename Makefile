@@ -99,6 +99,8 @@ deps:
 
 run: deps all
 	mkdir -p var/logs var/tmp
+	test -s var/admin-token || { umask 077; head -c 24 /dev/urandom \
+	    | od -An -tx1 | tr -d ' \n' > var/admin-token; }
 	$(NGINX_BIN) -p $(CURDIR)/ -c conf.d/demo.conf -t -q
 	-@$(APIMCTL) -s var/store consumer add demo --plan free 2>/dev/null
 	-@$(APIMCTL) -s var/store key import --consumer demo demo-key-0001 \
@@ -115,6 +117,9 @@ run: deps all
 	@echo "  curl -s -H 'X-API-Key: demo-key-0001' http://127.0.0.1:8080/me"
 	@echo "  http://127.0.0.1:8080/portal in a browser: the developer portal"
 	@echo "  tools/apimctl -s var/store key add --consumer demo   # a new key"
+	@echo "  curl -s http://127.0.0.1:8080/metrics"
+	@echo "  curl -s -H \"Authorization: Bearer \$$(cat var/admin-token)\" \\"
+	@echo "       http://127.0.0.1:8080/admin/keys   # the admin API"
 	@echo
 	$(NGINX_BIN) -p $(CURDIR)/ -c conf.d/demo.conf -g 'daemon off;'
 

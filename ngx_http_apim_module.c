@@ -2158,6 +2158,7 @@ ngx_http_apim_load_secret(ngx_conf_t *cf, ngx_http_apim_main_conf_t *amcf)
 static ngx_int_t
 ngx_http_apim_init_module(ngx_cycle_t *cycle)
 {
+    ngx_str_t                   plans;
     ngx_http_apim_main_conf_t  *amcf;
 
     ngx_http_apim_lookup_cache_clear();
@@ -2168,7 +2169,17 @@ ngx_http_apim_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_apim_store_init_module(cycle, &amcf->store);
+    if (ngx_http_apim_store_init_module(cycle, &amcf->store) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* for "apimctl plans" */
+
+    if (ngx_http_apim_plan_text(cycle->pool, &amcf->plans, &plans) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_apim_store_publish(cycle, &amcf->store, "plans", &plans);
 }
 
 

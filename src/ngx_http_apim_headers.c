@@ -19,12 +19,16 @@
 #include "ngx_http_apim_headers.h"
 
 
+static u_char *ngx_http_apim_headers_int(u_char *p, int64_t n);
+
+
 ngx_int_t
 ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
     ngx_http_apim_plan_t *plan, ngx_http_apim_limit_result_t *res)
 {
     u_char     *p, *v;
     char       *name;
+    size_t      len;
     int64_t     limit, remaining, reset;
     ngx_uint_t  quota;
 
@@ -41,13 +45,15 @@ ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
                     && res->quota_remaining <= res->rate_remaining));
 
     if (quota) {
-        name = "quota";
+        name = "\"quota\";r=";
+        len = sizeof("\"quota\";r=") - 1;
         limit = plan->limit.quota;
         remaining = res->quota_remaining;
         reset = res->quota_reset;
 
     } else {
-        name = "rate";
+        name = "\"rate\";r=";
+        len = sizeof("\"rate\";r=") - 1;
         limit = plan->limit.rate;
         remaining = res->rate_remaining;
         reset = res->rate_reset;
@@ -59,7 +65,12 @@ ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
     }
 
     if (mode == NGX_HTTP_APIM_HEADERS_IETF) {
-        p = ngx_sprintf(v, "\"%s\";r=%L;t=%L", name, remaining, reset);
+        /* on every request: without ngx_sprintf()'s format parsing */
+
+        p = ngx_cpymem(v, name, len);
+        p = ngx_http_apim_headers_int(p, remaining);
+        p = ngx_cpymem(p, ";t=", sizeof(";t=") - 1);
+        p = ngx_http_apim_headers_int(p, reset);
 
         if (ngx_http_apim_header_out(r, "RateLimit-Policy",
                                       plan->policy.data, plan->policy.len)
@@ -99,6 +110,34 @@ ngx_http_apim_headers_set(ngx_http_request_t *r, ngx_uint_t mode,
     }
 
     return NGX_OK;
+}
+
+
+/* the decimal digits of n, as "%L" prints them */
+
+static u_char *
+ngx_http_apim_headers_int(u_char *p, int64_t n)
+{
+    u_char    digits[NGX_INT64_LEN];
+    u_char   *d;
+    uint64_t  u;
+
+    if (n < 0) {
+        *p++ = '-';
+        u = (uint64_t) -(n + 1) + 1;
+
+    } else {
+        u = (uint64_t) n;
+    }
+
+    d = digits + NGX_INT64_LEN;
+
+    do {
+        *--d = (u_char) (u % 10 + '0');
+        u /= 10;
+    } while (u);
+
+    return ngx_cpymem(p, d, digits + NGX_INT64_LEN - d);
 }
 
 

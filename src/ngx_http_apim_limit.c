@@ -96,9 +96,9 @@ static ngx_http_apim_limit_node_t *ngx_http_apim_limit_create(
 static ngx_int_t ngx_http_apim_limit_load(ngx_apim_store_t *st,
     ngx_str_t *name, uint32_t gen, ngx_apim_usage_rec_t *usage);
 static ngx_int_t ngx_http_apim_limit_account(ngx_shm_zone_t *zone,
-    ngx_str_t *name, uint32_t gen, ngx_http_apim_limit_t *limit,
-    ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res,
-    ngx_uint_t account);
+    ngx_str_t *name, uint32_t hash, uint32_t gen,
+    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
+    ngx_http_apim_limit_result_t *res, ngx_uint_t account);
 static void ngx_http_apim_limit_window(ngx_http_apim_limit_t *limit,
     ngx_apim_usage_rec_t *u, int64_t now);
 static int ngx_http_apim_limit_write(ngx_apim_store_t *st, MDB_txn *txn,
@@ -221,7 +221,28 @@ ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res)
 {
-    return ngx_http_apim_limit_account(zone, name, gen, limit, st, res, 1);
+    return ngx_http_apim_limit_account(zone, name,
+                                       ngx_http_apim_limit_hash(name), gen,
+                                       limit, st, res, 1);
+}
+
+
+/* the same, with the name's hash the caller kept */
+
+ngx_int_t
+ngx_http_apim_limit_check_hashed(ngx_shm_zone_t *zone, ngx_str_t *name,
+    uint32_t hash, uint32_t gen, ngx_http_apim_limit_t *limit,
+    ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res)
+{
+    return ngx_http_apim_limit_account(zone, name, hash, gen, limit, st, res,
+                                       1);
+}
+
+
+uint32_t
+ngx_http_apim_limit_hash(ngx_str_t *name)
+{
+    return ngx_crc32_short(name->data, name->len);
 }
 
 
@@ -232,17 +253,19 @@ ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res)
 {
-    return ngx_http_apim_limit_account(zone, name, gen, limit, st, res, 0);
+    return ngx_http_apim_limit_account(zone, name,
+                                       ngx_http_apim_limit_hash(name), gen,
+                                       limit, st, res, 0);
 }
 
 
 static ngx_int_t
 ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
-    uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
-    ngx_http_apim_limit_result_t *res, ngx_uint_t account)
+    uint32_t hash, uint32_t gen, ngx_http_apim_limit_t *limit,
+    ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res,
+    ngx_uint_t account)
 {
     int64_t                      now, now_us, tat, tau, wait;
-    uint32_t                     hash;
     ngx_time_t                  *tp;
     ngx_apim_usage_rec_t         u;
     ngx_http_apim_limit_ctx_t   *ctx;
@@ -269,8 +292,6 @@ ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
     tp = ngx_timeofday();
     now = tp->sec;
     now_us = (int64_t) tp->sec * 1000000 + (int64_t) tp->msec * 1000;
-
-    hash = ngx_crc32_short(name->data, name->len);
 
     ngx_memzero(res, sizeof(ngx_http_apim_limit_result_t));
 
@@ -301,7 +322,10 @@ ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
         ngx_queue_remove(&node->lru);
         ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
 
-    } else {
+    } else if (ngx_queue_head(&ctx->sh->lru) != &node->lru) {
+
+        /* a name counted again and again stays put: no shared line written */
+
         ngx_queue_remove(&node->lru);
         ngx_queue_insert_head(&ctx->sh->lru, &node->lru);
     }
@@ -737,7 +761,7 @@ ngx_http_apim_limit_redirty(ngx_http_apim_limit_ctx_t *ctx,
 
         name.data = e->name;
         name.len = e->len;
-        hash = ngx_crc32_short(name.data, name.len);
+        hash = ngx_http_apim_limit_hash(&name);
 
         node = ngx_http_apim_limit_lookup(ctx, &name, hash);
 

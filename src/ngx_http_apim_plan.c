@@ -51,6 +51,8 @@ char *
 ngx_http_apim_plan_parse(ngx_conf_t *cf, ngx_array_t *plans)
 {
     char                  *rv;
+    u_char                *p;
+    size_t                 len;
     ngx_int_t              burst;
     ngx_str_t             *value, s;
     ngx_uint_t             i, window_set;
@@ -81,6 +83,28 @@ ngx_http_apim_plan_parse(ngx_conf_t *cf, ngx_array_t *plans)
     plan->name = value[1];
     burst = -1;
     window_set = 0;
+
+    /* as written, for apimctl ("apimctl plans", from the store) */
+
+    len = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        len += value[i].len + 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    plan->text.data = p;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        p = ngx_cpymem(p, value[i].data, value[i].len);
+        *p++ = ' ';
+    }
+
+    plan->text.len = len - 1;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -353,6 +377,45 @@ ngx_http_apim_plan_policy(ngx_conf_t *cf, ngx_http_apim_plan_t *plan)
     }
 
     plan->policy.len = p - plan->policy.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The plans as nginx.conf has them, one "apim_plan" a line without the
+ * directive's name: what nginx publishes in the store for apimctl.
+ */
+
+ngx_int_t
+ngx_http_apim_plan_text(ngx_pool_t *pool, ngx_array_t *plans,
+    ngx_str_t *text)
+{
+    u_char                *p;
+    size_t                 len;
+    ngx_uint_t             i;
+    ngx_http_apim_plan_t  *plan;
+
+    plan = plans->elts;
+    len = 0;
+
+    for (i = 0; i < plans->nelts; i++) {
+        len += plan[i].text.len + 1;
+    }
+
+    text->len = len;
+    text->data = ngx_pnalloc(pool, len + 1);
+
+    if (text->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = text->data;
+
+    for (i = 0; i < plans->nelts; i++) {
+        p = ngx_cpymem(p, plan[i].text.data, plan[i].text.len);
+        *p++ = '\n';
+    }
 
     return NGX_OK;
 }

@@ -21,10 +21,13 @@ typedef struct {
     ngx_uint_t                rate_window; /* 1 (r/s) or 60 (r/m) */
     ngx_array_t              *apis;        /* of ngx_str_t; NULL: any */
     ngx_str_t                 policy;      /* RateLimit-Policy value */
+    ngx_str_t                 text;        /* its arguments, as written */
 } ngx_http_apim_plan_t;
 
 
 char *ngx_http_apim_plan_parse(ngx_conf_t *cf, ngx_array_t *plans);
+ngx_int_t ngx_http_apim_plan_text(ngx_pool_t *pool, ngx_array_t *plans,
+    ngx_str_t *text);
 ngx_http_apim_plan_t *ngx_http_apim_plan_find(ngx_array_t *plans,
     u_char *name, size_t len);
 ngx_uint_t ngx_http_apim_api_listed(ngx_str_t *api, u_char *list,

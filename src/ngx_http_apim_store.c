@@ -159,6 +159,59 @@ ngx_http_apim_store_maxreaders(ngx_cycle_t *cycle)
 
 
 /*
+ * Writes a "meta" record for other programs (apimctl) when nginx starts or
+ * reloads: what nginx.conf says that the store alone cannot know.  Not
+ * for "nginx -t", which changes nothing.  A failure is logged, and nginx
+ * starts all the same.
+ */
+
+ngx_int_t
+ngx_http_apim_store_publish(ngx_cycle_t *cycle,
+    ngx_http_apim_store_conf_t *scf, const char *name, ngx_str_t *value)
+{
+    int                rc;
+    ngx_apim_store_t   st, *stp;
+
+    if (ngx_test_config) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_apim_store_env.env) {
+
+        /* a reload without a master process: the store is open here */
+
+        stp = &ngx_http_apim_store_env;
+
+    } else {
+        if (ngx_apim_store_open(&st, (char *) scf->path.data, scf->size,
+                                scf->maxreaders, 0)
+            != NGX_APIM_STORE_OK)
+        {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "apim_store \"%V\": %s", &scf->path, st.err);
+            return NGX_OK;
+        }
+
+        stp = &st;
+    }
+
+    rc = ngx_apim_store_put(stp, NGX_APIM_DB_META, name, ngx_strlen(name),
+                            value->data, value->len);
+
+    if (rc != NGX_APIM_STORE_OK) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "apim_store \"%V\": %s", &scf->path, stp->err);
+    }
+
+    if (stp == &st) {
+        ngx_apim_store_close(&st);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * The master made the store as root while it read the configuration; the
  * workers switch to the "user" account before they open it.
  */

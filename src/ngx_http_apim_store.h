@@ -34,6 +34,8 @@ ngx_int_t ngx_http_apim_store_init_module(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_apim_store_init_process(ngx_cycle_t *cycle,
     ngx_http_apim_store_conf_t *scf);
 void ngx_http_apim_store_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_apim_store_publish(ngx_cycle_t *cycle,
+    ngx_http_apim_store_conf_t *scf, const char *name, ngx_str_t *value);
 
 ngx_apim_store_t *ngx_http_apim_store(void);
 void ngx_http_apim_store_error(ngx_log_t *log, ngx_apim_store_t *st);

@@ -83,6 +83,13 @@ typedef struct {
 } ngx_http_mesh_loc_conf_t;
 
 
+/* a level the authorization handler has something to do for */
+
+#define ngx_http_mesh_authz_configured(mlcf)                                 \
+    ((mlcf)->service.len || (mlcf)->rules || (mlcf)->limits                  \
+     || (mlcf)->dflt != NGX_CONF_UNSET_UINT)
+
+
 extern ngx_module_t  ngx_http_mesh_module;
 
 

@@ -36,8 +36,17 @@
 #define NGX_HTTP_MESH_AUDIT           2
 
 
+/*
+ * The verdict, and what decided it; $mesh_authz is made from them only
+ * when something reads it (a log, a header) or a refusal is logged.
+ */
+
 typedef struct {
-    ngx_str_t                     authz;       /* $mesh_authz */
+    ngx_str_t                     authz;       /* $mesh_authz, once made */
+    int64_t                       edge;        /* the store edge's id */
+    ngx_uint_t                    rule;        /* the rule's number */
+    ngx_uint_t                    verdict;     /* NGX_HTTP_MESH_ALLOW... */
+    ngx_uint_t                    decided;
 } ngx_http_mesh_authz_ctx_t;
 
 
@@ -54,6 +63,8 @@ static ngx_uint_t ngx_http_mesh_rules_match(ngx_http_request_t *r,
     ngx_array_t *rules, ngx_uint_t deny, ngx_mesh_str_t *id);
 static ngx_http_mesh_limit_t *ngx_http_mesh_limit_find(ngx_array_t *limits,
     ngx_mesh_str_t *id);
+static ngx_int_t ngx_http_mesh_authz_text(ngx_pool_t *pool,
+    ngx_http_mesh_authz_ctx_t *ctx, ngx_str_t *rule);
 static ngx_int_t ngx_http_mesh_forbidden(ngx_http_request_t *r,
     ngx_http_mesh_loc_conf_t *mlcf);
 static void ngx_http_mesh_audit(ngx_http_request_t *r,
@@ -387,7 +398,6 @@ ngx_http_mesh_authz_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_mesh_authz_handler(ngx_http_request_t *r)
 {
-    u_char                     *p;
     int64_t                     edge;
     ngx_int_t                   rc;
     ngx_str_t                   id, rule;
@@ -403,10 +413,21 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
 
-    if (mlcf->service.len == 0 && mlcf->rules == NULL
-        && mlcf->limits == NULL && mlcf->dflt == NGX_CONF_UNSET_UINT)
-    {
+    if (!ngx_http_mesh_authz_configured(mlcf)) {
         return NGX_DECLINED;
+    }
+
+    peer = ngx_http_mesh_peer(r);
+    if (peer == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* mesh_mtls strict, left to us by the identity handler before us */
+
+    rc = ngx_http_mesh_peer_strict(r, mlcf, peer);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     /* decided once a request: internal redirects must not count twice */
@@ -421,11 +442,6 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     }
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mesh_module);
-
-    peer = ngx_http_mesh_peer(r);
-    if (peer == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     /* identity rules fail closed: without a verified ID, none matches */
 
@@ -451,48 +467,39 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
             goto store_error;
         }
 
-        if (ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
-            ngx_http_apim_store_error(r->connection->log, st);
-            goto store_error;
-        }
+        /* a service without edges needs no read transaction */
 
-        reading = 1;
+        if (!ngx_http_mesh_edges_none_known(st, &mlcf->service)) {
 
-        if (ngx_http_mesh_edges_read(r, st, &mlcf->service, &mid, &edges)
-            != NGX_OK)
-        {
-            goto store_error;
+            if (ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
+                ngx_http_apim_store_error(r->connection->log, st);
+                goto store_error;
+            }
+
+            reading = 1;
+
+            if (ngx_http_mesh_edges_read(r, st, &mlcf->service, &mid, &edges)
+                != NGX_OK)
+            {
+                goto store_error;
+            }
         }
     }
 
     verdict = ngx_http_mesh_verdict(r, mlcf, &mid, &edges, &n, &edge);
 
-    p = ngx_pnalloc(r->pool, sizeof("audit store:") + NGX_INT64_LEN);
-    if (p == NULL) {
-        goto failed;
-    }
-
-    ctx->authz.data = p;
-    p = ngx_cpymem(p, ngx_http_mesh_verdicts[verdict].data,
-                   ngx_http_mesh_verdicts[verdict].len);
-    rule.data = p;
-
-    if (n) {
-        p = ngx_sprintf(p, "config:%ui", n);
-
-    } else if (edge) {
-        p = ngx_sprintf(p, "store:%L", edge);
-
-    } else {
-        p = ngx_cpymem(p, "default", sizeof("default") - 1);
-    }
-
-    rule.len = p - rule.data;
-    ctx->authz.len = p - ctx->authz.data;
+    ctx->verdict = verdict;
+    ctx->rule = n;
+    ctx->edge = edge;
+    ctx->decided = 1;
 
     if (verdict == NGX_HTTP_MESH_DENY) {
         if (reading) {
             ngx_apim_store_read_end(st);
+        }
+
+        if (ngx_http_mesh_authz_text(r->pool, ctx, &rule) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         if (id.len) {
@@ -512,6 +519,10 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     }
 
     if (verdict == NGX_HTTP_MESH_AUDIT) {
+        if (ngx_http_mesh_authz_text(r->pool, ctx, &rule) != NGX_OK) {
+            goto failed;
+        }
+
         ngx_http_mesh_audit(r, mmcf, mlcf, &id, &rule);
     }
 
@@ -634,6 +645,48 @@ ngx_http_mesh_verdict(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf,
 
     return (mlcf->dflt == NGX_HTTP_MESH_DEFAULT_AUDIT) ? NGX_HTTP_MESH_AUDIT
                                                         : NGX_HTTP_MESH_DENY;
+}
+
+
+/* $mesh_authz: "allow config:2", "deny store:17", "audit default" */
+
+static ngx_int_t
+ngx_http_mesh_authz_text(ngx_pool_t *pool, ngx_http_mesh_authz_ctx_t *ctx,
+    ngx_str_t *rule)
+{
+    u_char     *p;
+    ngx_str_t  *v;
+
+    v = &ngx_http_mesh_verdicts[ctx->verdict];
+
+    if (ctx->authz.len == 0) {
+        p = ngx_pnalloc(pool, sizeof("audit store:") + NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->authz.data = p;
+        p = ngx_cpymem(p, v->data, v->len);
+
+        if (ctx->rule) {
+            p = ngx_sprintf(p, "config:%ui", ctx->rule);
+
+        } else if (ctx->edge) {
+            p = ngx_sprintf(p, "store:%L", ctx->edge);
+
+        } else {
+            p = ngx_cpymem(p, "default", sizeof("default") - 1);
+        }
+
+        ctx->authz.len = p - ctx->authz.data;
+    }
+
+    if (rule) {
+        rule->data = ctx->authz.data + v->len;
+        rule->len = ctx->authz.len - v->len;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -840,9 +893,13 @@ ngx_http_mesh_authz_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_mesh_get_ctx(r);
 
-    if (ctx == NULL || ctx->authz.len == 0) {
+    if (ctx == NULL || (ctx->authz.len == 0 && !ctx->decided)) {
         v->not_found = 1;
         return NGX_OK;
+    }
+
+    if (ngx_http_mesh_authz_text(r->pool, ctx, NULL) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     v->len = ctx->authz.len;

@@ -60,6 +60,8 @@ ngx_int_t ngx_http_mesh_authz_init(ngx_conf_t *cf);
 
 void ngx_http_mesh_rule_used(ngx_conf_t *cf, ngx_command_t *cmd);
 
+ngx_uint_t ngx_http_mesh_edges_none_known(ngx_apim_store_t *st,
+    ngx_str_t *service);
 ngx_int_t ngx_http_mesh_edges_read(ngx_http_request_t *r,
     ngx_apim_store_t *st, ngx_str_t *service, ngx_mesh_str_t *id,
     ngx_http_mesh_edges_t *edges);

@@ -15,6 +15,11 @@
  *
  * A refusal is the APIM module's 429: Retry-After, the RateLimit headers
  * and a problem body naming the violated policy.
+ *
+ * A worker keeps the hashes of the names it counted last, in a table
+ * indexed by where the caller's ID sits (a connection's peer, the same
+ * for all its requests): a keep-alive connection's requests compare their
+ * name with the one kept instead of hashing it again.
  */
 
 
@@ -33,13 +38,28 @@
 #define NGX_HTTP_MESH_LIMIT_BUF        (sizeof("m:e: ") + 64               \
                                         + NGX_MESH_SPIFFE_ID_MAX)
 
+#define NGX_HTTP_MESH_LIMIT_HASHES     64       /* a power of 2 */
+
 #define NGX_HTTP_MESH_QUOTA_TYPE                                             \
     "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
 
+typedef struct {
+    uint32_t                      hash;
+    u_short                       len;         /* 0: empty */
+    u_char                        name[NGX_HTTP_MESH_LIMIT_NAME_MAX];
+} ngx_http_mesh_limit_hash_t;
+
+
+static uint32_t ngx_http_mesh_limit_hash(ngx_str_t *name, ngx_str_t *id);
 static ngx_int_t ngx_http_mesh_limit_reject(ngx_http_request_t *r,
     ngx_http_mesh_limit_t *lim, ngx_str_t *service,
     ngx_http_apim_limit_result_t *res);
+
+
+/* per worker, in static memory: nothing is allocated for it */
+static ngx_http_mesh_limit_hash_t
+    ngx_http_mesh_limit_hashes[NGX_HTTP_MESH_LIMIT_HASHES];
 
 
 /* mesh_limit <id-pattern> rate=<n>r/s [burst=<n>] [per=source|edge] */
@@ -222,6 +242,7 @@ ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
     u_char                        buf[NGX_HTTP_MESH_LIMIT_BUF];
     u_char                        digest[20];
     u_char                       *p;
+    uint32_t                      hash;
     ngx_str_t                     name;
     ngx_sha1_t                    sha1;
     ngx_http_apim_limit_result_t  res;
@@ -254,9 +275,12 @@ ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
         name.len = p - buf;
     }
 
+    hash = ngx_http_mesh_limit_hash(&name, id);
+
     /* generation 0: a mesh count is never reset by apimctl */
 
-    if (ngx_http_apim_limit_check(zone, &name, 0, &lim->plan.limit, st, &res)
+    if (ngx_http_apim_limit_check_hashed(zone, &name, hash, 0,
+                                         &lim->plan.limit, st, &res)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -281,6 +305,29 @@ ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
                               ngx_http_mesh_limit_reject(r, lim, service,
                                                          &res));
     return NGX_DONE;
+}
+
+
+/* the limiter's hash of the name, kept for the next request of the peer */
+
+static uint32_t
+ngx_http_mesh_limit_hash(ngx_str_t *name, ngx_str_t *id)
+{
+    ngx_uint_t                   slot;
+    ngx_http_mesh_limit_hash_t  *h;
+
+    slot = ((uintptr_t) id->data >> 4) & (NGX_HTTP_MESH_LIMIT_HASHES - 1);
+    h = &ngx_http_mesh_limit_hashes[slot];
+
+    if (h->len != name->len
+        || ngx_memcmp(h->name, name->data, name->len) != 0)
+    {
+        h->hash = ngx_http_apim_limit_hash(name);
+        h->len = (u_short) name->len;
+        ngx_memcpy(h->name, name->data, name->len);
+    }
+
+    return h->hash;
 }
 
 

@@ -10,6 +10,13 @@
  * makes them one cursor range, so a service without edges costs one seek.
  * The cursor is opened once per process and renewed with each read
  * transaction, which allocates nothing.
+ *
+ * Most services have no edges at all.  A worker remembers, per service,
+ * the id of the store's last write at which it found none: while no write
+ * has been committed since (one lock-free read of LMDB's meta page), the
+ * service still has none, and the request needs no read transaction.  Any
+ * write (an edge added, a count flushed) makes the entry stale, so an edge
+ * added is seen on the next request.
  */
 
 
@@ -24,24 +31,80 @@
 #include "ngx_http_mesh_authz.h"
 
 
+#define NGX_HTTP_MESH_EDGES_NONE  64        /* entries, a power of 2 */
+
+
+/* the store had no edge of the service at its write "txnid" */
+
+typedef struct {
+    MDB_env                      *env;
+    size_t                        txnid;       /* 0: empty */
+    size_t                        len;
+    u_char                        service[NGX_MESH_SERVICE_MAX];
+} ngx_http_mesh_edges_none_t;
+
+
 static ngx_int_t ngx_http_mesh_edge_limit(ngx_http_request_t *r,
     ngx_mesh_edge_rec_t *rec, ngx_http_mesh_edges_t *edges);
+static ngx_http_mesh_edges_none_t *ngx_http_mesh_edges_none_slot(
+    ngx_str_t *service);
 
 
 static MDB_cursor  *ngx_http_mesh_cursor;
 static MDB_env     *ngx_http_mesh_cursor_env;
+
+/* per worker, in static memory: nothing is allocated for it */
+static ngx_http_mesh_edges_none_t
+    ngx_http_mesh_edges_none[NGX_HTTP_MESH_EDGES_NONE];
+
+
+/*
+ * 1 when the store is known to hold no edge of the service: no write was
+ * committed since one was looked for and none was found
+ */
+
+ngx_uint_t
+ngx_http_mesh_edges_none_known(ngx_apim_store_t *st, ngx_str_t *service)
+{
+    ngx_http_mesh_edges_none_t  *e;
+
+    if (service->len > NGX_MESH_SERVICE_MAX) {
+        return 0;
+    }
+
+    e = ngx_http_mesh_edges_none_slot(service);
+
+    return e->txnid
+           && e->env == st->env
+           && e->len == service->len
+           && ngx_memcmp(e->service, service->data, service->len) == 0
+           && e->txnid == ngx_apim_store_last_txnid(st);
+}
+
+
+static ngx_http_mesh_edges_none_t *
+ngx_http_mesh_edges_none_slot(ngx_str_t *service)
+{
+    ngx_uint_t  key;
+
+    key = ngx_hash_key(service->data, service->len);
+
+    return &ngx_http_mesh_edges_none[key & (NGX_HTTP_MESH_EDGES_NONE - 1)];
+}
 
 
 ngx_int_t
 ngx_http_mesh_edges_read(ngx_http_request_t *r, ngx_apim_store_t *st,
     ngx_str_t *service, ngx_mesh_str_t *id, ngx_http_mesh_edges_t *edges)
 {
-    u_char               prefix[NGX_MESH_EDGE_KEY_MAX];
-    int                  rc;
-    size_t               len;
-    MDB_val              k, v;
-    ngx_mesh_str_t       source;
-    ngx_mesh_edge_rec_t  rec;
+    u_char                       prefix[NGX_MESH_EDGE_KEY_MAX];
+    int                          rc;
+    size_t                       len;
+    MDB_val                      k, v;
+    ngx_uint_t                   n;
+    ngx_mesh_str_t               source;
+    ngx_mesh_edge_rec_t          rec;
+    ngx_http_mesh_edges_none_t  *e;
 
     if (service->len > NGX_MESH_SERVICE_MAX) {
         return NGX_OK;
@@ -78,12 +141,15 @@ ngx_http_mesh_edges_read(ngx_http_request_t *r, ngx_apim_store_t *st,
     k.mv_size = len;
 
     rc = mdb_cursor_get(ngx_http_mesh_cursor, &k, &v, MDB_SET_RANGE);
+    n = 0;
 
     while (rc == MDB_SUCCESS) {
 
         if (k.mv_size < len || ngx_memcmp(k.mv_data, prefix, len) != 0) {
             break;
         }
+
+        n++;
 
         if (ngx_mesh_edge_rec_decode(&rec, v.mv_data, v.mv_size) != 0) {
 
@@ -134,6 +200,17 @@ ngx_http_mesh_edges_read(ngx_http_request_t *r, ngx_apim_store_t *st,
                             "failed");
         ngx_http_apim_store_error(r->connection->log, st);
         return NGX_ERROR;
+    }
+
+    if (n == 0) {
+        /* at the snapshot read, so that a write since makes it stale */
+
+        e = ngx_http_mesh_edges_none_slot(service);
+
+        e->env = st->env;
+        e->txnid = ngx_apim_store_read_txnid(st);
+        e->len = service->len;
+        ngx_memcpy(e->service, service->data, service->len);
     }
 
     return NGX_OK;

@@ -33,6 +33,7 @@
 
 static ngx_int_t ngx_http_mesh_identity_refuse(ngx_pool_t *pool,
     ngx_http_mesh_peer_t *peer, const char *reason, ngx_str_t *uri);
+static time_t ngx_http_mesh_identity_not_after(STACK_OF(X509) *chain);
 static int ngx_http_mesh_identity_accept(int ok, X509_STORE_CTX *ctx);
 static ngx_int_t ngx_http_mesh_identity_init_servers(ngx_conf_t *cf);
 
@@ -171,6 +172,11 @@ ngx_http_mesh_identity_verify(ngx_pool_t *pool, X509 *leaf,
     rc = X509_verify_cert(ctx);
     err = X509_STORE_CTX_get_error(ctx);
 
+    if (rc == 1) {
+        peer->valid_until = ngx_http_mesh_identity_not_after(
+                                              X509_STORE_CTX_get0_chain(ctx));
+    }
+
     X509_STORE_CTX_free(ctx);
 
     if (rc != 1) {
@@ -182,6 +188,36 @@ ngx_http_mesh_identity_verify(ngx_pool_t *pool, X509 *leaf,
     peer->verified = 1;
 
     return NGX_OK;
+}
+
+
+/* the earliest notAfter of a verified chain; 0 when it cannot be read */
+
+static time_t
+ngx_http_mesh_identity_not_after(STACK_OF(X509) *chain)
+{
+    int     i, days, secs;
+    time_t  now, t, first;
+
+    now = ngx_time();
+    first = 0;
+
+    for (i = 0; chain && i < sk_X509_num(chain); i++) {
+        if (ASN1_TIME_diff(&days, &secs, NULL,
+                           X509_get0_notAfter(sk_X509_value(chain, i)))
+            != 1)
+        {
+            return 0;
+        }
+
+        t = now + (time_t) days * 86400 + secs;
+
+        if (first == 0 || t < first) {
+            first = t;
+        }
+    }
+
+    return first;
 }
 
 

@@ -20,6 +20,7 @@
 #include "ngx_http_mesh.h"
 #include "ngx_http_mesh_peer.h"
 #include "ngx_http_mesh_identity.h"
+#include "ngx_http_mesh_identity_cache.h"
 #include "ngx_http_apim_problem.h"
 
 
@@ -105,14 +106,18 @@ ngx_http_mesh_peer(ngx_http_request_t *r)
  * The first request of a connection (or the first one for another server
  * with other bundles): the certificate is checked, and the result kept in
  * the pool of the TCP connection the SSL object belongs to, which outlives
- * every request and HTTP/2 stream on it.
+ * every request and HTTP/2 stream on it.  Certificates this worker
+ * verified before for another connection are not verified again
+ * (src/ngx_http_mesh_identity_cache.c).
  */
 
 static ngx_http_mesh_peer_t *
 ngx_http_mesh_peer_check(ngx_http_request_t *r, ngx_ssl_conn_t *ssl_conn)
 {
+    u_char                       key[NGX_HTTP_MESH_SVID_KEY_LEN];
     X509                        *leaf;
-    ngx_int_t                    rc;
+    ngx_int_t                    rc, keyed;
+    STACK_OF(X509)              *chain;
     ngx_connection_t            *c;
     ngx_http_mesh_srv_conf_t    *mscf;
     ngx_http_mesh_peer_cache_t  *cache;
@@ -141,11 +146,27 @@ ngx_http_mesh_peer_check(ngx_http_request_t *r, ngx_ssl_conn_t *ssl_conn)
     leaf = SSL_get_peer_certificate(ssl_conn);
 
     if (leaf) {
-        rc = ngx_http_mesh_identity_verify(c->pool, leaf,
-                                           SSL_get_peer_cert_chain(ssl_conn),
-                                           mscf->bundles,
-                                           X509_PURPOSE_SSL_CLIENT,
-                                           &cache->peer);
+        chain = SSL_get_peer_cert_chain(ssl_conn);
+
+        keyed = (ngx_http_mesh_svid_cache_key(leaf, chain, key) == NGX_OK);
+
+        rc = keyed ? ngx_http_mesh_svid_cache_get(c->pool, key,
+                                                  mscf->bundles,
+                                                  &cache->peer)
+                   : NGX_DECLINED;
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_mesh_identity_verify(c->pool, leaf, chain,
+                                               mscf->bundles,
+                                               X509_PURPOSE_SSL_CLIENT,
+                                               &cache->peer);
+
+            if (rc == NGX_OK && keyed) {
+                ngx_http_mesh_svid_cache_put(key, mscf->bundles,
+                                             &cache->peer);
+            }
+        }
+
         X509_free(leaf);
 
         if (rc != NGX_OK) {
@@ -219,20 +240,24 @@ ngx_http_mesh_peer_variable(ngx_http_request_t *r,
 }
 
 
-/* mesh_mtls strict: a request without a verified SVID gets no further */
+/*
+ * mesh_mtls strict: a request without a verified SVID gets no further.
+ * Where authorization is configured, its handler, which runs right after
+ * this one and needs the peer too, checks it (ngx_http_mesh_peer_strict()),
+ * so that the peer is looked up once a request.
+ */
 
 static ngx_int_t
 ngx_http_mesh_peer_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                 *reason, none;
     ngx_http_mesh_peer_t      *peer;
-    ngx_http_apim_problem_t    pr;
     ngx_http_mesh_loc_conf_t  *mlcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
 
-    if (mlcf->mtls != NGX_HTTP_MESH_MTLS_STRICT) {
+    if (mlcf->mtls != NGX_HTTP_MESH_MTLS_STRICT
+        || ngx_http_mesh_authz_configured(mlcf))
+    {
         return NGX_DECLINED;
     }
 
@@ -241,7 +266,21 @@ ngx_http_mesh_peer_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (peer->verified) {
+    return ngx_http_mesh_peer_strict(r, mlcf, peer);
+}
+
+
+/* NGX_DECLINED: the peer may go on; else the request is answered */
+
+ngx_int_t
+ngx_http_mesh_peer_strict(ngx_http_request_t *r,
+    ngx_http_mesh_loc_conf_t *mlcf, ngx_http_mesh_peer_t *peer)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                *reason, none;
+    ngx_http_apim_problem_t   pr;
+
+    if (mlcf->mtls != NGX_HTTP_MESH_MTLS_STRICT || peer->verified) {
         return NGX_DECLINED;
     }
 
@@ -303,6 +342,10 @@ ngx_http_mesh_peer_init(ngx_conf_t *cf)
 {
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
+
+    /* the bundles are new: what was verified with the old ones is not */
+
+    ngx_http_mesh_svid_cache_reset();
 
     if (ngx_http_mesh_peer_index == -1) {
         ngx_http_mesh_peer_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,

@@ -18,6 +18,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_mesh.h"
+
 
 typedef struct {
     ngx_str_t    id;            /* "spiffe://td/path"; empty: none */
@@ -25,6 +27,8 @@ typedef struct {
     ngx_str_t    path;          /* "/ns/shop/sa/web" */
     ngx_str_t    error;         /* why not verified, for the log;
                                    empty when verified or no cert */
+    time_t       valid_until;   /* verified: the chain's first notAfter;
+                                   0 when unknown */
     unsigned     verified:1;    /* an SVID passed every check */
 } ngx_http_mesh_peer_t;
 
@@ -36,6 +40,8 @@ typedef struct {
  */
 
 ngx_http_mesh_peer_t *ngx_http_mesh_peer(ngx_http_request_t *r);
+ngx_int_t ngx_http_mesh_peer_strict(ngx_http_request_t *r,
+    ngx_http_mesh_loc_conf_t *mlcf, ngx_http_mesh_peer_t *peer);
 
 ngx_int_t ngx_http_mesh_peer_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_mesh_peer_init(ngx_conf_t *cf);

@@ -308,3 +308,16 @@ X-Apim: PASSED;4
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 6: apimctl plans: the apim_plan lines of the nginx running with the store
+--- init
+Test::More::is(main::apimctl('plans'), 'five quota=5/day quota_window=rolling',
+               'apimctl plans: what the running nginx published');
+--- request
+GET /t
+--- error_code: 401
+--- no_error_log
+[error]
+[alert]

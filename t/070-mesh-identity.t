@@ -246,6 +246,15 @@ $Echo
             proxy_pass http://127.0.0.1:\$TEST_NGINX_SERVER_PORT;
             proxy_set_header X-Peer "id=\$mesh_peer_id";
         }
+
+        location /x/strict-authz/ {
+            mesh_mtls strict;
+            mesh_service orders;
+            mesh_allow spiffe://example.org/ns/shop/*;
+            rewrite ^ /echo break;
+            proxy_pass http://127.0.0.1:\$TEST_NGINX_SERVER_PORT;
+            proxy_set_header X-Peer "id=\$mesh_peer_id \$mesh_authz";
+        }
     }
 
     server {
@@ -481,6 +490,33 @@ GET /permissive/web/strict/
 --- error_code: 200
 --- response_body
 id=spiffe://example.org/ns/shop/sa/web
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 9b: a strict location with authorization refuses no certificate before any rule (the authorization handler checks for the identity handler)
+--- request
+GET /permissive/nocert/strict-authz/
+--- error_code: 403
+--- response_body eval
+main::problem('/echo')
+--- error_log
+mesh_mtls strict refused the request: no client certificate
+--- no_error_log
+[error]
+[alert]
+may not call
+
+
+
+=== TEST 9c: a strict location with authorization lets a valid SVID through to its rules
+--- request
+GET /permissive/web/strict-authz/
+--- error_code: 200
+--- response_body
+id=spiffe://example.org/ns/shop/sa/web allow config:1
 --- no_error_log
 [error]
 [alert]

@@ -409,6 +409,19 @@ mesh: client certificate refused: unable to get local issuer certificate, SPIFFE
 
 
 
+=== TEST 7b: the leaf verified with its intermediate, then without it: a worker remembers a verdict by leaf and chain, not by leaf alone
+--- request eval
+["GET /team-chain", "GET /team", "GET /team-chain"]
+--- error_code eval
+[200, 403, 200]
+--- response_body eval
+["spiffe://team.org/ns/a/sa/b team.org\n", qr/./, "spiffe://team.org/ns/a/sa/b team.org\n"]
+--- no_error_log
+[error]
+[alert]
+
+
+
 === TEST 8: an intermediate in a bundle is a trust anchor of its own
 --- request
 GET /lab

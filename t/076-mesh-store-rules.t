@@ -396,7 +396,7 @@ X-Authz: deny default
 
 
 
-=== TEST 4: a service without edges in a store that holds others' costs one seek and decides by the configuration
+=== TEST 4: a service without edges in a store that holds others' costs at most one seek and decides by the configuration
 --- config
     location / {
         mesh_service quiet;

@@ -223,6 +223,12 @@ static const apimctl_command_t  apimctl_commands[] = {
       "",
       "the store: path, schema, sizes, secret fingerprint, record counts" },
 
+    { "plans", NULL, apimctl_plans,
+      0, 0, 0, APIMCTL_ARG_NONE,
+      "",
+      "the apim_plan lines of the nginx.conf whose nginx last started or\n"
+      "        reloaded with this store" },
+
     { "export", NULL, apimctl_export,
       APIMCTL_OPT_OUTPUT, 0, 0, APIMCTL_ARG_NONE,
       "[--output <file>]",
@@ -780,7 +786,8 @@ apimctl_help(void)
       APIMCTL_NAME_RULE ".\n\n"
       "A key is shown once, when \"key add\" makes it: the store keeps only "
       "its HMAC\nunder the secret.  The plans are nginx.conf's "
-      "(apim_plan): apimctl cannot list\nor check them.  "
+      "(apim_plan): \"plans\" shows what\nnginx published when it last "
+      "started; apimctl does not check plan names.\n"
       "Exit status: 0 done, 1 failed, 2 bad usage.\n");
 }
 

@@ -153,6 +153,7 @@ int apimctl_usage_put(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
 
 /* apimctl_status.c */
 int apimctl_status(apimctl_ctx_t *ctx);
+int apimctl_plans(apimctl_ctx_t *ctx);
 
 /* apimctl_export.c */
 int apimctl_export(apimctl_ctx_t *ctx);

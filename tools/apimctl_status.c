@@ -7,8 +7,9 @@
 /*
  * apimctl's status command: what nginx's apim_status endpoint tells of
  * the store (path, schema, sizes, records of each sub-database), plus
- * the fingerprint of the secret, one "field: value" a line.  The plans
- * are nginx.conf's and are not in the store, so apimctl cannot list them.
+ * the fingerprint of the secret, one "field: value" a line; and its plans
+ * command: the plans of nginx.conf as the nginx using the store last
+ * published them (a "meta" record written when it starts or reloads).
  */
 
 
@@ -57,6 +58,40 @@ apimctl_status(apimctl_ctx_t *ctx)
     }
 
     printf("version: %s\n", NGX_APIM_VERSION);
+
+    return APIMCTL_OK;
+}
+
+
+int
+apimctl_plans(apimctl_ctx_t *ctx)
+{
+    int             rc;
+    ngx_apim_val_t  val;
+
+    rc = ngx_apim_store_read_begin(&ctx->st);
+    if (rc != NGX_APIM_STORE_OK) {
+        return apimctl_store_error(ctx, rc);
+    }
+
+    rc = ngx_apim_store_get(&ctx->st, NGX_APIM_DB_META, "plans",
+                            sizeof("plans") - 1, &val);
+
+    if (rc == NGX_APIM_STORE_OK) {
+        fwrite(val.data, 1, val.len, stdout);
+    }
+
+    ngx_apim_store_read_end(&ctx->st);
+
+    if (rc == NGX_APIM_STORE_NOT_FOUND) {
+        fprintf(stderr, "apimctl: no plans in the store yet: nginx writes "
+                "them when it starts or reloads with this store\n");
+        return APIMCTL_FAILED;
+    }
+
+    if (rc != NGX_APIM_STORE_OK) {
+        return apimctl_store_error(ctx, rc);
+    }
 
     return APIMCTL_OK;
 }
