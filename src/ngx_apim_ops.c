@@ -7,8 +7,9 @@
 /*
  * The store operations the admin API and apimctl share: a consumer
  * deleted with every key of it, a key added, revoked or rotated, a key's
- * usage reset, each in one write transaction.  A handler may run more than once (the map grows
- * and the transaction starts again), so each one sets its results anew.
+ * usage reset, each in one write transaction.  A handler may run more
+ * than once (the map grows and the transaction starts again), so each
+ * one sets its results anew.
  */
 
 

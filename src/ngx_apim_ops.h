@@ -7,8 +7,8 @@
 /*
  * The store operations the admin API and apimctl both do, each one write
  * transaction: delete a consumer with its keys, add a key, revoke a key,
- * rotate a key, reset a key's usage.  Plain C (LMDB and libc); apimctl links it too, so that
- * the two write the store the same way.
+ * rotate a key, reset a key's usage.  Plain C (LMDB and libc); apimctl
+ * links it too, so that the two write the store the same way.
  *
  * Each returns a store code (NGX_APIM_STORE_*); the operation's structure
  * says why it failed where the caller words the answer differently.
