@@ -37,6 +37,10 @@
 #define NGX_HTTP_APIM_ANALYTICS_SIZE       (8 * 1024 * 1024)
 #define NGX_HTTP_APIM_ANALYTICS_MIN_SIZE   (64 * 1024)
 
+/* odd 64-bit multipliers for the series hash (splitmix64's) */
+#define NGX_HTTP_APIM_ANALYTICS_MUL        0x9e3779b97f4a7c15ULL
+#define NGX_HTTP_APIM_ANALYTICS_MUL2       0xbf58476d1ce4e5b9ULL
+
 
 typedef struct {
     uint32_t                         next;      /* in a bucket, or free */
@@ -109,8 +113,12 @@ typedef struct {
 static ngx_int_t ngx_http_apim_analytics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_apim_analytics_hash(ngx_http_apim_analytics_id_t *id);
+static ngx_inline uint64_t ngx_http_apim_analytics_mix(uint64_t h, u_char *p,
+    size_t len);
 static ngx_http_apim_analytics_node_t *ngx_http_apim_analytics_lookup(
     ngx_http_apim_analytics_sh_t *sh, ngx_http_apim_analytics_id_t *id);
+static ngx_inline ngx_uint_t ngx_http_apim_analytics_eq(u_char *a, u_char *b,
+    size_t len);
 static ngx_http_apim_analytics_node_t *ngx_http_apim_analytics_insert(
     ngx_http_apim_analytics_sh_t *sh, ngx_http_apim_analytics_id_t *id);
 static ngx_http_apim_analytics_node_t *ngx_http_apim_analytics_create(
@@ -436,13 +444,19 @@ ngx_http_apim_analytics_count(ngx_shm_zone_t *zone,
 }
 
 
-/* names longer than NAME_MAX are cut, as the store's keys cut them */
+/*
+ * Names longer than NAME_MAX are cut, as the store's keys cut them.
+ *
+ * The hash runs in the log phase of every request: it reads the names a
+ * word at a time, not a byte at a time through a table as crc32 does.  It
+ * is only compared within the zone, which one binary fills, so it may
+ * change from one version to the next.
+ */
 
 static void
 ngx_http_apim_analytics_hash(ngx_http_apim_analytics_id_t *id)
 {
-    u_char    tail[8];
-    uint32_t  crc;
+    uint64_t  h;
 
     if (id->api.len > NGX_APIM_ANALYTICS_NAME_MAX) {
         id->api.len = NGX_APIM_ANALYTICS_NAME_MAX;
@@ -456,23 +470,65 @@ ngx_http_apim_analytics_hash(ngx_http_apim_analytics_id_t *id)
         id->plan.len = NGX_APIM_ANALYTICS_NAME_MAX;
     }
 
-    tail[0] = (u_char) id->api.len;
-    tail[1] = (u_char) id->consumer.len;
-    tail[2] = (u_char) id->plan.len;
-    tail[3] = (u_char) id->status_class;
-    tail[4] = (u_char) (id->minute >> 24);
-    tail[5] = (u_char) (id->minute >> 16);
-    tail[6] = (u_char) (id->minute >> 8);
-    tail[7] = (u_char) id->minute;
+    h = ngx_http_apim_analytics_mix(0, id->api.data, id->api.len);
+    h = ngx_http_apim_analytics_mix(h, id->consumer.data, id->consumer.len);
+    h = ngx_http_apim_analytics_mix(h, id->plan.data, id->plan.len);
 
-    ngx_crc32_init(crc);
-    ngx_crc32_update(&crc, id->api.data, id->api.len);
-    ngx_crc32_update(&crc, id->consumer.data, id->consumer.len);
-    ngx_crc32_update(&crc, id->plan.data, id->plan.len);
-    ngx_crc32_update(&crc, tail, sizeof(tail));
-    ngx_crc32_final(crc);
+    h ^= ((uint64_t) id->minute << 8) | id->status_class;
 
-    id->hash = crc;
+    /* the bucket is taken from the low bits: every bit of h reaches them */
+
+    h *= NGX_HTTP_APIM_ANALYTICS_MUL;
+    h ^= h >> 29;
+    h *= NGX_HTTP_APIM_ANALYTICS_MUL2;
+    h ^= h >> 32;
+
+    id->hash = (uint32_t) h;
+}
+
+
+/*
+ * One name into the hash, with its length first, so that names that
+ * concatenate alike ("ab" "c", "a" "bc") differ.  The last 1 to 8 bytes
+ * are read in two loads that may overlap, or, below 4 bytes, as the
+ * first, middle and last byte: for a given length, either reads every
+ * byte.
+ */
+
+static ngx_inline uint64_t
+ngx_http_apim_analytics_mix(uint64_t h, u_char *p, size_t len)
+{
+    uint32_t  lo, hi;
+    uint64_t  w;
+
+    h = (h ^ len) * NGX_HTTP_APIM_ANALYTICS_MUL;
+
+    while (len > 8) {
+        ngx_memcpy(&w, p, 8);
+
+        h = (h ^ w) * NGX_HTTP_APIM_ANALYTICS_MUL;
+        h ^= h >> 32;
+
+        p += 8;
+        len -= 8;
+    }
+
+    if (len >= 4) {
+        ngx_memcpy(&hi, p, 4);
+        ngx_memcpy(&lo, p + len - 4, 4);
+        w = ((uint64_t) hi << 32) | lo;
+
+    } else if (len) {
+        w = ((uint64_t) p[0] << 16) | ((uint64_t) p[len >> 1] << 8)
+            | p[len - 1];
+
+    } else {
+        return h;
+    }
+
+    h = (h ^ w) * NGX_HTTP_APIM_ANALYTICS_MUL;
+
+    return h ^ (h >> 32);
 }
 
 
@@ -502,17 +558,59 @@ ngx_http_apim_analytics_lookup(ngx_http_apim_analytics_sh_t *sh,
 
         p = node->names;
 
-        if (ngx_memcmp(p, id->api.data, id->api.len) == 0
-            && ngx_memcmp(p + id->api.len, id->consumer.data,
-                          id->consumer.len) == 0
-            && ngx_memcmp(p + id->api.len + id->consumer.len, id->plan.data,
-                          id->plan.len) == 0)
+        if (ngx_http_apim_analytics_eq(p, id->api.data, id->api.len)
+            && ngx_http_apim_analytics_eq(p + id->api.len, id->consumer.data,
+                                          id->consumer.len)
+            && ngx_http_apim_analytics_eq(p + id->api.len + id->consumer.len,
+                                          id->plan.data, id->plan.len))
         {
             return node;
         }
     }
 
     return NULL;
+}
+
+
+/*
+ * Names are short: compared inline, with the loads of the hash, rather
+ * than with a call to memcmp() each.
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_apim_analytics_eq(u_char *a, u_char *b, size_t len)
+{
+    uint32_t  a4, b4, a4e, b4e;
+    uint64_t  a8, b8;
+
+    while (len > 8) {
+        ngx_memcpy(&a8, a, 8);
+        ngx_memcpy(&b8, b, 8);
+
+        if (a8 != b8) {
+            return 0;
+        }
+
+        a += 8;
+        b += 8;
+        len -= 8;
+    }
+
+    if (len >= 4) {
+        ngx_memcpy(&a4, a, 4);
+        ngx_memcpy(&b4, b, 4);
+        ngx_memcpy(&a4e, a + len - 4, 4);
+        ngx_memcpy(&b4e, b + len - 4, 4);
+
+        return ((a4 ^ b4) | (a4e ^ b4e)) == 0;
+    }
+
+    if (len) {
+        return a[0] == b[0] && a[len >> 1] == b[len >> 1]
+               && a[len - 1] == b[len - 1];
+    }
+
+    return 1;
 }
 
 

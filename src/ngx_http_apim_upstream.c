@@ -30,7 +30,7 @@ typedef struct {
 
 
 static ngx_uint_t ngx_http_apim_upstream_spoofed(ngx_table_elt_t *h);
-static ngx_int_t ngx_http_apim_upstream_add(ngx_list_t *list,
+static ngx_uint_t ngx_http_apim_upstream_set(ngx_table_elt_t *h,
     ngx_http_apim_upstream_header_t *uh, ngx_str_t *value);
 
 
@@ -71,7 +71,7 @@ ngx_int_t
 ngx_http_apim_upstream_headers(ngx_http_request_t *r,
     ngx_http_apim_upstream_t *up)
 {
-    ngx_uint_t        i, n, drop;
+    ngx_uint_t        i, n, k, drop;
     ngx_list_t        list;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
@@ -97,52 +97,42 @@ ngx_http_apim_upstream_headers(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /*
+     * One part with room for every header kept and the three we add: it
+     * is filled in place, without a ngx_list_push() call per header.
+     */
+
     if (ngx_list_init(&list, r->pool, n + 3, sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    nh = list.part.elts;
+    k = 0;
 
-    for (i = 0; /* void */; i++) {
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].hash == 0 || ngx_http_apim_upstream_spoofed(&h[i])) {
+                continue;
             }
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
+            nh[k++] = h[i];
         }
-
-        if (h[i].hash == 0 || ngx_http_apim_upstream_spoofed(&h[i])) {
-            continue;
-        }
-
-        nh = ngx_list_push(&list);
-        if (nh == NULL) {
-            return NGX_ERROR;
-        }
-
-        *nh = h[i];
     }
 
     if (up) {
-        if (ngx_http_apim_upstream_add(&list, &ngx_http_apim_sent_headers[0],
-                                       &up->consumer_id) != NGX_OK
-            || ngx_http_apim_upstream_add(&list,
-                                          &ngx_http_apim_sent_headers[1],
-                                          &up->consumer_name) != NGX_OK
-            || ngx_http_apim_upstream_add(&list,
-                                          &ngx_http_apim_sent_headers[2],
-                                          &up->credential_id) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+        k += ngx_http_apim_upstream_set(&nh[k], &ngx_http_apim_sent_headers[0],
+                                        &up->consumer_id);
+        k += ngx_http_apim_upstream_set(&nh[k], &ngx_http_apim_sent_headers[1],
+                                        &up->consumer_name);
+        k += ngx_http_apim_upstream_set(&nh[k], &ngx_http_apim_sent_headers[2],
+                                        &up->credential_id);
     }
+
+    list.part.nelts = k;
 
     r->headers_in.headers = list;
 
@@ -167,19 +157,14 @@ ngx_http_apim_upstream_spoofed(ngx_table_elt_t *h)
 }
 
 
-static ngx_int_t
-ngx_http_apim_upstream_add(ngx_list_t *list,
+/* a header we send, unless its value is empty: how many were set */
+
+static ngx_uint_t
+ngx_http_apim_upstream_set(ngx_table_elt_t *h,
     ngx_http_apim_upstream_header_t *uh, ngx_str_t *value)
 {
-    ngx_table_elt_t  *h;
-
     if (value->len == 0) {
-        return NGX_OK;
-    }
-
-    h = ngx_list_push(list);
-    if (h == NULL) {
-        return NGX_ERROR;
+        return 0;
     }
 
     h->key = uh->key;
@@ -190,5 +175,5 @@ ngx_http_apim_upstream_add(ngx_list_t *list,
     h->next = NULL;
 #endif
 
-    return NGX_OK;
+    return 1;
 }

@@ -1052,3 +1052,31 @@ main::unlogged(qw(gold-key-0001 gold-key-0002 gold-key-9999 expired-key-0001
 main::unlogged(qw(expired-key-0001 gold-key-0001))
 --- no_access_log eval
 ["expired-key-0001", "gold-key-0001"]
+
+
+
+=== TEST 37: thirty request headers (two parts of nginx's list): all but the key and the spoofed one reach the upstream, with the consumer's
+--- config
+    location = /t {
+        apim_key;
+        apim_api orders;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/echo;
+    }
+    location = /echo {
+        return 200 "first=$http_x_h01\nmiddle=$http_x_h15\nlast=$http_x_h30\nkey=$http_x_api_key\ncustom=$http_x_consumer_custom_id\nconsumer=$http_x_consumer_username\ncred=$http_x_credential_identifier\n";
+    }
+--- request
+GET /t
+--- more_headers eval
+join "", (map { sprintf "X-H%02d: %d\n", $_, $_ } 1 .. 14),
+         "X-API-Key: gold-key-0001\n",
+         (map { sprintf "X-H%02d: %d\n", $_, $_ } 15 .. 24),
+         "X-Consumer-Custom-ID: evil\n",
+         (map { sprintf "X-H%02d: %d\n", $_, $_ } 25 .. 30)
+--- error_code: 200
+--- response_body eval
+"first=1\nmiddle=15\nlast=30\nkey=\ncustom=\nconsumer=alice\n"
+. "cred=$main::Id{'gold-key-0001'}\n"
+--- no_error_log
+[error]
+[alert]
