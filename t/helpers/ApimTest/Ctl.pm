@@ -1,8 +1,10 @@
 # apimctl runners the suites share: ctl() runs apimctl on the suite's store
 # and returns (exit code, stdout, stderr); apimctl() is the one that must
-# succeed.  The suite sets $Store (and may set $Ctl); both, and the subs,
-# are exported into main, where --- init and eval sections call them as
-# main::apimctl() or read $main::Store, under either Test::Nginx runner.
+# succeed, returning its stdout without the last newline; ctl_on() and
+# apimctl_on() take another store first.  The suite sets $Store (and may
+# set $Ctl); both, and the subs, are exported into main, where --- init and
+# eval sections call them as main::apimctl() or read $main::Store, under
+# either Test::Nginx runner.
 
 package ApimTest::Ctl;
 
@@ -13,28 +15,29 @@ use Exporter 'import';
 use File::Temp ();
 use POSIX ();
 
-our @EXPORT = qw($Store $Ctl ctl apimctl);
+our @EXPORT = qw($Store $Ctl ctl ctl_on apimctl apimctl_on);
 
 our $Store;
 our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
 
-# apimctl on the store: (exit code, stdout, stderr)
+# apimctl on a store: (exit code, stdout, stderr); killed by a signal, the
+# code is 128 + the signal's number
 
-sub ctl {
-    my @args = @_;
+sub ctl_on {
+    my ($store, @args) = @_;
 
     my $err = File::Temp->new;
     my $pid = open(my $out, '-|') // die "fork: $!";
 
     if ($pid == 0) {
         open STDERR, '>&', $err or POSIX::_exit(127);
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
+        exec $Ctl, '-s', $store, @args or POSIX::_exit(127);
     }
 
     local $/;
     my $text = <$out> // '';
     close $out;
-    my $rc = $? >> 8;
+    my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
 
     seek $err, 0, 0;
     my $msg = <$err> // '';
@@ -42,15 +45,25 @@ sub ctl {
     return ($rc, $text, $msg);
 }
 
+sub ctl {
+    return ctl_on($Store, @_);
+}
+
 # apimctl that must succeed: its stdout, without the last newline
 
-sub apimctl {
-    my ($rc, $out, $err) = ctl(@_);
+sub apimctl_on {
+    my ($store, @args) = @_;
 
-    die "apimctl @_: exit $rc: $err" if $rc;
+    my ($rc, $out, $err) = ctl_on($store, @args);
+
+    die "apimctl @args: exit $rc: $err" if $rc;
 
     $out =~ s/\n\z//;
     return $out;
+}
+
+sub apimctl {
+    return apimctl_on($Store, @_);
 }
 
 1;
