@@ -20,6 +20,7 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin;
 use lib "$FindBin::Bin/helpers";
 use ApimTest::Ctl;
+use ApimTest::Sections;
 
 use File::Path qw(remove_tree);
 
@@ -41,41 +42,9 @@ sub invalid_key {
 }
 
 
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked, before the next request is sent
+# "--- after_response", "--- workers_seen": t/helpers/ApimTest/Sections.pm
 
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->();
-});
-
-# "--- workers_seen: n": the bodies "worker <pid>" of the block's requests
-# name n different worker processes (checked after its last request)
-
-my %Seen;
-
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('workers_seen')
-                  && defined $block->workers_seen;
-
-    my $name = $block->name;
-    my $last = ref $block->request eq 'ARRAY' ? $#{ $block->request } : 0;
-
-    $Seen{$name}{$1} = 1 if ($body // '') =~ /\Aworker (\d+)\n\z/;
-
-    return if $idx < $last;
-
-    Test::More::is(scalar keys %{ $Seen{$name} || {} }, $block->workers_seen,
-                   "$name - workers seen");
-});
+add_sections(qw(after_response workers_seen));
 
 
 remove_tree($Store);

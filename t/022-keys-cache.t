@@ -12,6 +12,7 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin;
 use lib "$FindBin::Bin/helpers";
 use ApimTest::Ctl;
+use ApimTest::Sections;
 
 use File::Path qw(remove_tree);
 use POSIX ();
@@ -25,19 +26,9 @@ sub rfc3339 {
 }
 
 
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked, before the next request is sent
+# "--- after_response": t/helpers/ApimTest/Sections.pm
 
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->();
-});
+add_sections(qw(after_response));
 
 
 remove_tree($Store);

@@ -16,6 +16,7 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin;
 use lib "$FindBin::Bin/helpers";
 use ApimTest::Admin;
+use ApimTest::Sections;
 
 use File::Path qw(remove_tree);
 use JSON::PP;
@@ -55,27 +56,9 @@ sub not_logged {
         Test::More::diag(@hits);
 }
 
-# "--- workers_seen: n": the bodies "worker <pid>" of the block's requests
-# name n different worker processes (checked after its last request)
+# "--- workers_seen": t/helpers/ApimTest/Sections.pm
 
-my %Seen;
-
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('workers_seen')
-                  && defined $block->workers_seen;
-
-    my $name = $block->name;
-    my $last = ref $block->request eq 'ARRAY' ? $#{ $block->request } : 0;
-
-    $Seen{$name}{$1} = 1 if ($body // '') =~ /\Aworker (\d+)\n\z/;
-
-    return if $idx < $last;
-
-    Test::More::is(scalar keys %{ $Seen{$name} || {} }, $block->workers_seen,
-                   "$name - workers seen");
-});
+add_sections(qw(workers_seen));
 
 our $AuthHeaders = { Authorization => 'Bearer admin-token-0123456789' };
 

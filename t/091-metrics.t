@@ -15,6 +15,7 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin;
 use lib "$FindBin::Bin/helpers";
 use ApimTest::Ctl;
+use ApimTest::Sections;
 
 use File::Path qw(remove_tree);
 use Time::HiRes ();
@@ -189,19 +190,9 @@ add_response_body_check(sub {
     }
 });
 
-# "--- after_response eval": { request index => code }, run with the body
-# once that response has been checked
+# "--- after_response": t/helpers/ApimTest/Sections.pm
 
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->($body);
-});
+add_sections(qw(after_response));
 
 # the sums of $request_length and $bytes_sent in the access log of the
 # counted requests

@@ -11,6 +11,7 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin;
 use lib "$FindBin::Bin/helpers";
 use ApimTest::Ctl;
+use ApimTest::Sections;
 
 use File::Path qw(remove_tree);
 use JSON::PP ();
@@ -54,19 +55,9 @@ sub log_lines {
     return @lines;
 }
 
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked
+# "--- after_response": t/helpers/ApimTest/Sections.pm
 
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->();
-});
+add_sections(qw(after_response));
 
 
 remove_tree($Store);

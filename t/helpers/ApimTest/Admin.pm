@@ -1,11 +1,12 @@
 # Helpers the admin API suites (t/060 to t/064) share: apimctl on the
 # suite's store (from ApimTest::Ctl) and key(), a request from Perl between
 # two requests of a block (http), RFC 9457 problem bodies, the patterns of
-# random values, json_like, and the "--- response_json eval" and
-# "--- after_response eval" sections (registered when this is loaded, so
-# load it after Test::Nginx::Socket).  Everything is exported into main,
-# where the blocks call main::problem(), main::apimctl() and read
-# $main::Auth, under either Test::Nginx runner.
+# random values, json_like, and the "--- response_json eval" and (from
+# ApimTest::Sections) "--- after_response eval" sections, registered in
+# that order when this is loaded, so load it after Test::Nginx::Socket.
+# Everything is exported into main, where the blocks call
+# main::problem(), main::apimctl() and read $main::Auth, under either
+# Test::Nginx runner.
 
 package ApimTest::Admin;
 
@@ -17,6 +18,7 @@ use HTTP::Tiny;
 use JSON::PP;
 
 use ApimTest::Ctl;
+use ApimTest::Sections ();
 
 our @EXPORT = (@ApimTest::Ctl::EXPORT, qw(
     %Id $Auth $Json $Time $Cid $Kid $Iid $Key
@@ -139,18 +141,6 @@ main::add_response_body_check(sub {
         or Test::More::diag("body: $body");
 });
 
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked, before the next request is sent
-
-main::add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->($body);
-});
+ApimTest::Sections::add_sections('after_response');
 
 1;
