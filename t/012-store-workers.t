@@ -19,7 +19,7 @@ use Test::Nginx::Socket 'no_plan';
 
 use FindBin;
 use lib "$FindBin::Bin/helpers";
-use ApimTest::Ctl;
+use ApimTest::Ctl qw(:DEFAULT %Id key);
 use ApimTest::Sections;
 
 use File::Path qw(remove_tree);
@@ -27,12 +27,6 @@ use File::Path qw(remove_tree);
 our $Store = server_root() . '.store-workers';
 our %Id;            # key text -> key id
 
-
-sub key {
-    my ($key, $consumer) = @_;
-
-    $Id{$key} = apimctl('key', 'import', '--consumer', $consumer, $key);
-}
 
 # RFC 9457 body of a refused key
 

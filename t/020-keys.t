@@ -14,7 +14,7 @@ use Test::Nginx::Socket 'no_plan';
 
 use FindBin;
 use lib "$FindBin::Bin/helpers";
-use ApimTest::Ctl;
+use ApimTest::Ctl qw(:DEFAULT %Id key);
 
 use File::Path qw(remove_tree);
 
@@ -28,13 +28,6 @@ sub consumer {
 
     ($Cid{$name}) = apimctl('consumer', 'show', $name) =~ /^id: (\S+)$/m
         or die "consumer show $name: no id";
-}
-
-sub key {
-    my ($name, $consumer, @opts) = @_;
-
-    $Id{$name} = apimctl('key', 'import', '--consumer', $consumer, @opts,
-                         $name);
 }
 
 remove_tree($Store);

@@ -18,25 +18,13 @@ use Test::Nginx::Socket 'no_plan';
 
 use FindBin;
 use lib "$FindBin::Bin/helpers";
-use ApimTest::Ctl;
+use ApimTest::Ctl qw(:DEFAULT %Id consumer);
 
 use File::Path qw(remove_tree);
 use Time::HiRes ();
 
 our $Store = server_root() . '.store-limits';
 our %Id;
-
-# a consumer on the plan, with the keys given
-
-sub consumer {
-    my ($name, $plan, @keys) = @_;
-
-    apimctl('consumer', 'add', $name, '--plan', $plan);
-
-    for my $key (@keys) {
-        $Id{$key} = apimctl('key', 'import', '--consumer', $name, $key);
-    }
-}
 
 # sleeps until just after the start of the next calendar window of
 # $period seconds (windows are aligned on the epoch)

@@ -9,23 +9,13 @@ use Test::Nginx::Socket 'no_plan';
 
 use FindBin;
 use lib "$FindBin::Bin/helpers";
-use ApimTest::Ctl;
+use ApimTest::Ctl qw(:DEFAULT %Id consumer);
 
 use File::Path qw(remove_tree);
 use POSIX ();
 
 our $Store = server_root() . '.store-usage';
 our %Id;
-
-sub consumer {
-    my ($name, $plan, @keys) = @_;
-
-    apimctl('consumer', 'add', $name, '--plan', $plan);
-
-    for my $key (@keys) {
-        $Id{$key} = apimctl('key', 'import', '--consumer', $name, $key);
-    }
-}
 
 sub problem {
     my ($status, $title, $detail, $instance) = @_;

@@ -1,5 +1,5 @@
-# Helpers the admin API suites (t/060 to t/064) share: apimctl on the
-# suite's store (from ApimTest::Ctl) and key(), a request from Perl between
+# Helpers the admin API suites (t/060 to t/064) share: apimctl and key()
+# on the suite's store (from ApimTest::Ctl), a request from Perl between
 # two requests of a block (http), RFC 9457 problem bodies, the patterns of
 # random values, json_like, and the "--- response_json eval" and (from
 # ApimTest::Sections) "--- after_response eval" sections, registered in
@@ -17,15 +17,13 @@ use Exporter 'import';
 use HTTP::Tiny;
 use JSON::PP;
 
-use ApimTest::Ctl;
+use ApimTest::Ctl qw(:DEFAULT %Id key);
 use ApimTest::Sections ();
 
 our @EXPORT = (@ApimTest::Ctl::EXPORT, qw(
     %Id $Auth $Json $Time $Cid $Kid $Iid $Key
     key http problem json_like
 ));
-
-our %Id;            # key text -> key id
 
 our $Auth = "Authorization: Bearer admin-token-0123456789\n";
 our $Json = "Content-Type: application/json\n";
@@ -36,16 +34,6 @@ our $Cid = qr/\Ac_[A-Za-z0-9]{11}\z/;
 our $Kid = qr/\Aak_[A-Za-z0-9]{11}\z/;
 our $Iid = qr/\Aik_[A-Za-z0-9]{11}\z/;
 our $Key = qr/\Aak_[A-Za-z0-9]{11}_[A-Za-z0-9_-]{43}\z/;
-
-
-# a key imported for a consumer; its id kept in %Id
-
-sub key {
-    my ($key, $consumer, @opts) = @_;
-
-    $Id{$key} = apimctl('key', 'import', '--consumer', $consumer, @opts,
-                        $key);
-}
 
 # a request from Perl to the test server, between two requests of a block
 

@@ -1,7 +1,9 @@
 # apimctl runners the suites share: ctl() runs apimctl on the suite's store
 # and returns (exit code, stdout, stderr); apimctl() is the one that must
 # succeed, returning its stdout without the last newline; ctl_on() and
-# apimctl_on() take another store first.  The suite sets $Store (and may
+# apimctl_on() take another store first.  On request (@EXPORT_OK): %Id,
+# key() that imports a key and keeps its id there, and consumer() that
+# adds a consumer on a plan with the keys given.  The suite sets $Store (and may
 # set $Ctl); both, and the subs, are exported into main, where --- init and
 # eval sections call them as main::apimctl() or read $main::Store, under
 # either Test::Nginx runner.
@@ -16,9 +18,11 @@ use File::Temp ();
 use POSIX ();
 
 our @EXPORT = qw($Store $Ctl ctl ctl_on apimctl apimctl_on);
+our @EXPORT_OK = qw(%Id key consumer);
 
 our $Store;
 our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
+our %Id;            # key text -> key id
 
 # apimctl on a store: (exit code, stdout, stderr); killed by a signal, the
 # code is 128 + the signal's number
@@ -64,6 +68,25 @@ sub apimctl_on {
 
 sub apimctl {
     return apimctl_on($Store, @_);
+}
+
+# a key imported for a consumer; its id kept in %Id
+
+sub key {
+    my ($key, $consumer, @opts) = @_;
+
+    $Id{$key} = apimctl('key', 'import', '--consumer', $consumer, @opts,
+                        $key);
+}
+
+# a consumer on the plan, with the keys given
+
+sub consumer {
+    my ($name, $plan, @keys) = @_;
+
+    apimctl('consumer', 'add', $name, '--plan', $plan);
+
+    key($_, $name) for @keys;
 }
 
 1;
