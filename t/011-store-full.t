@@ -20,6 +20,10 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Sections;
+
 use File::Copy qw(copy);
 use File::Path qw(make_path remove_tree);
 use File::Temp ();
@@ -159,19 +163,9 @@ sub unavailable {
 }
 
 
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked, before the next request is sent
+# "--- after_response": t/helpers/ApimTest/Sections.pm
 
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->();
-});
+add_sections(qw(after_response));
 
 
 # the keys first, then fill the store

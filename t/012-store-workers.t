@@ -17,47 +17,16 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Ctl qw(:DEFAULT %Id key);
+use ApimTest::Sections;
+
 use File::Path qw(remove_tree);
-use File::Temp ();
-use POSIX ();
 
 our $Store = server_root() . '.store-workers';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
 our %Id;            # key text -> key id
 
-
-# runs apimctl on the store; dies unless it succeeds; returns its stdout
-
-sub apimctl {
-    my @args = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or POSIX::_exit(127);
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-
-    if ($?) {
-        seek $err, 0, 0;
-        my $msg = <$err> // '';
-        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
-    }
-
-    $text =~ s/\n\z//;
-    return $text;
-}
-
-sub key {
-    my ($key, $consumer) = @_;
-
-    $Id{$key} = apimctl('key', 'import', '--consumer', $consumer, $key);
-}
 
 # RFC 9457 body of a refused key
 
@@ -67,41 +36,9 @@ sub invalid_key {
 }
 
 
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked, before the next request is sent
+# "--- after_response", "--- workers_seen": t/helpers/ApimTest/Sections.pm
 
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->();
-});
-
-# "--- workers_seen: n": the bodies "worker <pid>" of the block's requests
-# name n different worker processes (checked after its last request)
-
-my %Seen;
-
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('workers_seen')
-                  && defined $block->workers_seen;
-
-    my $name = $block->name;
-    my $last = ref $block->request eq 'ARRAY' ? $#{ $block->request } : 0;
-
-    $Seen{$name}{$1} = 1 if ($body // '') =~ /\Aworker (\d+)\n\z/;
-
-    return if $idx < $last;
-
-    Test::More::is(scalar keys %{ $Seen{$name} || {} }, $block->workers_seen,
-                   "$name - workers seen");
-});
+add_sections(qw(after_response workers_seen));
 
 
 remove_tree($Store);

@@ -12,40 +12,14 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Ctl qw(:DEFAULT %Id key);
+
 use File::Path qw(remove_tree);
-use File::Temp ();
-use POSIX ();
 
 our $Store = server_root() . '.store-keys';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
 our (%Id, %Cid);        # key name -> key id; consumer -> consumer id
-
-# runs apimctl on the store; dies unless it succeeds; returns its stdout
-
-sub apimctl {
-    my @args = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or die "stderr: $!";
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-
-    if ($?) {
-        seek $err, 0, 0;
-        my $msg = <$err> // '';
-        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
-    }
-
-    $text =~ s/\n\z//;
-    return $text;
-}
 
 sub consumer {
     my ($name, $plan) = @_;
@@ -54,13 +28,6 @@ sub consumer {
 
     ($Cid{$name}) = apimctl('consumer', 'show', $name) =~ /^id: (\S+)$/m
         or die "consumer show $name: no id";
-}
-
-sub key {
-    my ($name, $consumer, @opts) = @_;
-
-    $Id{$name} = apimctl('key', 'import', '--consumer', $consumer, @opts,
-                         $name);
 }
 
 remove_tree($Store);

@@ -16,53 +16,15 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Ctl qw(:DEFAULT %Id consumer);
+
 use File::Path qw(remove_tree);
-use File::Temp ();
-use POSIX ();
 use Time::HiRes ();
 
 our $Store = server_root() . '.store-limits';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
 our %Id;
-
-# runs apimctl on the store; dies unless it succeeds; returns its stdout
-
-sub apimctl {
-    my @args = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or die "stderr: $!";
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-
-    if ($?) {
-        seek $err, 0, 0;
-        my $msg = <$err> // '';
-        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
-    }
-
-    $text =~ s/\n\z//;
-    return $text;
-}
-
-# a consumer on the plan, with the keys given
-
-sub consumer {
-    my ($name, $plan, @keys) = @_;
-
-    apimctl('consumer', 'add', $name, '--plan', $plan);
-
-    for my $key (@keys) {
-        $Id{$key} = apimctl('key', 'import', '--consumer', $name, $key);
-    }
-}
 
 # sleeps until just after the start of the next calendar window of
 # $period seconds (windows are aligned on the epoch)

@@ -8,68 +8,20 @@ use strict;
 use warnings;
 
 use Test::More;
-use File::Temp qw(tempdir);
-use File::Spec;
+
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Cli;
+
 use File::Copy qw(copy);
 use Digest::SHA qw(hmac_sha256 hmac_sha256_hex);
 use JSON::PP qw(decode_json);
-use Time::Local qw(timegm);
 
-my $bin = File::Spec->rel2abs($ENV{APIMCTL_BIN} // 'tools/apimctl');
-
-unless (-x $bin) {
-    fail("$bin is built (make tools/apimctl)");
-    done_testing();
-    exit;
-}
-
-delete $ENV{APIM_STORE};
-
-my $tmp = tempdir('apimctl-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $tmp = apimctl_tmp('apimctl-XXXXXX');
 my $store = "$tmp/store";
-my $seq = 0;
 
 my @keys;       # every key made or imported: none may be in the store
-my $hint = "see apimctl --help\n";
 
-
-# runs apimctl; returns (exit status, stdout, stderr)
-
-sub run {
-    my $opt = ref $_[0] eq 'HASH' ? shift : {};
-    my @args = @_;
-
-    $seq++;
-
-    my ($in, $out, $err) = map { "$tmp/run$seq.$_" } qw(in out err);
-
-    open my $fh, '>:raw', $in or die "$in: $!";
-    print $fh $opt->{stdin} // '';
-    close $fh;
-
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDIN, '<', $in or die;
-        open STDOUT, '>', $opt->{stdout} // $out or die;
-        open STDERR, '>', $err or die;
-        exec $bin, @args or exit 127;
-    }
-
-    waitpid $pid, 0;
-
-    return ($? >> 8, slurp($out), slurp($err));
-}
-
-sub slurp {
-    my ($file) = @_;
-
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $s = <$fh>;
-
-    return $s // '';
-}
 
 sub store_bytes {
     my ($dir) = @_;
@@ -93,42 +45,6 @@ sub rfc3339 {
 
     return sprintf '%04d-%02d-%02dT%02d:%02d:%02dZ', $tm[5] + 1900,
                    $tm[4] + 1, @tm[3, 2, 1, 0];
-}
-
-sub from_rfc3339 {
-    my ($s) = @_;
-
-    my ($y, $mo, $d, $h, $mi, $sec)
-        = $s =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$/ or return;
-
-    return timegm($sec, $mi, $h, $d, $mo - 1, $y);
-}
-
-sub fields {
-    my ($text) = @_;
-
-    return { map { /^([a-z_]+): (.*)$/ ? ($1, $2) : () } split /\n/, $text };
-}
-
-sub usage_error {
-    my ($name, $args, $re) = @_;
-
-    my ($rc, $out, $err) = run(@$args);
-
-    is($rc, 2, "$name: exit 2");
-    like($err, $re, "$name: the message");
-    like($err, qr/\n\Q$hint\E\z/, "$name: the hint");
-    is($out, '', "$name: nothing on stdout");
-}
-
-sub failure {
-    my ($name, $args, $msg) = @_;
-
-    my ($rc, $out, $err) = run(@$args);
-
-    is($rc, 1, "$name: exit 1");
-    is($err, "apimctl: $msg\n", "$name: the message");
-    is($out, '', "$name: nothing on stdout");
 }
 
 sub key_add {

@@ -9,97 +9,17 @@ use strict;
 use warnings;
 
 use Test::More;
-use File::Temp qw(tempdir);
-use File::Spec;
-use Time::Local qw(timegm);
 
-my $bin = File::Spec->rel2abs($ENV{APIMCTL_BIN} // 'tools/apimctl');
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Cli;
 
-unless (-x $bin) {
-    fail("$bin is built (make tools/apimctl)");
-    done_testing();
-    exit;
-}
-
-delete $ENV{APIM_STORE};
-
-my $tmp = tempdir('apimctl-admin-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $tmp = apimctl_tmp('apimctl-admin-XXXXXX');
 my $store = "$tmp/store";
-my $seq = 0;
-my $hint = "see apimctl --help\n";
 
-
-# runs apimctl; returns (exit status, stdout, stderr)
-
-sub run {
-    my @args = @_;
-
-    $seq++;
-
-    my ($out, $err) = map { "$tmp/run$seq.$_" } qw(out err);
-
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null' or die;
-        open STDOUT, '>', $out or die;
-        open STDERR, '>', $err or die;
-        exec $bin, @args or exit 127;
-    }
-
-    waitpid $pid, 0;
-
-    return ($? >> 8, slurp($out), slurp($err));
-}
 
 sub ctl {
     return run('-s', $store, @_);
-}
-
-sub slurp {
-    my ($file) = @_;
-
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $s = <$fh>;
-
-    return $s // '';
-}
-
-sub fields {
-    my ($text) = @_;
-
-    return { map { /^([a-z_]+): (.*)$/ ? ($1, $2) : () } split /\n/, $text };
-}
-
-sub from_rfc3339 {
-    my ($s) = @_;
-
-    my ($y, $mo, $d, $h, $mi, $sec)
-        = $s =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$/ or return;
-
-    return timegm($sec, $mi, $h, $d, $mo - 1, $y);
-}
-
-sub usage_error {
-    my ($name, $args, $re) = @_;
-
-    my ($rc, $out, $err) = run(@$args);
-
-    is($rc, 2, "$name: exit 2");
-    like($err, $re, "$name: the message");
-    like($err, qr/\n\Q$hint\E\z/, "$name: the hint");
-    is($out, '', "$name: nothing on stdout");
-}
-
-sub failure {
-    my ($name, $args, $msg) = @_;
-
-    my ($rc, $out, $err) = run(@$args);
-
-    is($rc, 1, "$name: exit 1");
-    is($err, "apimctl: $msg\n", "$name: the message");
-    is($out, '', "$name: nothing on stdout");
 }
 
 sub show {

@@ -12,66 +12,21 @@ use strict;
 use warnings;
 
 use Test::More;
-use File::Temp qw(tempdir);
-use File::Spec;
+
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Cli;
+
 use File::Copy qw(copy);
 use Digest::SHA qw(hmac_sha256_hex);
 use JSON::PP ();
 
-my $bin = File::Spec->rel2abs($ENV{APIMCTL_BIN} // 'tools/apimctl');
-
-unless (-x $bin) {
-    fail("$bin is built (make tools/apimctl)");
-    done_testing();
-    exit;
-}
-
-delete $ENV{APIM_STORE};
-
-my $tmp = tempdir('apimctl-export-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $tmp = apimctl_tmp('apimctl-export-XXXXXX');
 my $src = "$tmp/src";
-my $seq = 0;
 my $json = JSON::PP->new->utf8->canonical;
-my $hint = "see apimctl --help\n";
 
 my %keys;       # id => key, of the source store
 
-
-sub run {
-    my $opt = ref $_[0] eq 'HASH' ? shift : {};
-    my @args = @_;
-
-    $seq++;
-
-    my ($in, $out, $err) = map { "$tmp/run$seq.$_" } qw(in out err);
-
-    open my $fh, '>:raw', $in or die "$in: $!";
-    print $fh $opt->{stdin} // '';
-    close $fh;
-
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDIN, '<', $in or die;
-        open STDOUT, '>', $out or die;
-        open STDERR, '>', $err or die;
-        exec $bin, @args or exit 127;
-    }
-
-    waitpid $pid, 0;
-
-    return ($? >> 8, slurp($out), slurp($err));
-}
-
-sub slurp {
-    my ($file) = @_;
-
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $s = <$fh>;
-
-    return $s // '';
-}
 
 sub spew {
     my ($file, $text) = @_;
@@ -186,7 +141,7 @@ subtest 'bad usage of export and import: exit 2' => sub {
 
         is($rc, 2, "@{ $case->[0] }: exit 2");
         like($err, $case->[1], "@{ $case->[0] }: the message");
-        like($err, qr/\n\Q$hint\E\z/, "@{ $case->[0] }: the hint");
+        like($err, qr/\n\Q$Hint\E\z/, "@{ $case->[0] }: the hint");
     }
 
     ok(!-e "$tmp/none", 'no store was made');

@@ -13,51 +13,21 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Ctl;
+
 use File::Copy qw(copy);
 use File::Path qw(remove_tree);
-use File::Temp ();
 use IO::Socket::INET ();
-use POSIX ();
 use Time::HiRes ();
 
 no_shuffle();
 
 our $Store = server_root() . '.store-ctl';
 our $Store2 = server_root() . '.store-ctl2';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
 our %Id;
 our $Rotated;
-
-# runs apimctl on a store; dies unless it succeeds; returns its stdout
-
-sub apimctl_on {
-    my ($store, @args) = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or die "stderr: $!";
-        exec $Ctl, '-s', $store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-
-    if ($?) {
-        seek $err, 0, 0;
-        my $msg = <$err> // '';
-        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
-    }
-
-    $text =~ s/\n\z//;
-    return $text;
-}
-
-sub apimctl {
-    return apimctl_on($Store, @_);
-}
 
 # one request with the key on a new connection: "status X-Apim"
 

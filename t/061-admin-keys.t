@@ -13,168 +13,15 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Admin;
+use ApimTest::Sections;
+
 use File::Path qw(remove_tree);
-use File::Temp ();
-use HTTP::Tiny;
 use JSON::PP;
-use POSIX ();
 
 our $Store = server_root() . '.store-admin-keys';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
-our %Id;            # key text -> key id
-
-our $Auth = "Authorization: Bearer admin-token-0123456789\n";
-our $Json = "Content-Type: application/json\n";
-
-# what random values look like
-our $Time = qr/\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\z/;
-our $Cid = qr/\Ac_[A-Za-z0-9]{11}\z/;
-our $Kid = qr/\Aak_[A-Za-z0-9]{11}\z/;
-our $Iid = qr/\Aik_[A-Za-z0-9]{11}\z/;
-our $Key = qr/\Aak_[A-Za-z0-9]{11}_[A-Za-z0-9_-]{43}\z/;
-
-
-# runs apimctl on the store; dies unless it succeeds; returns its stdout
-
-sub apimctl {
-    my @args = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or POSIX::_exit(127);
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-
-    if ($?) {
-        seek $err, 0, 0;
-        my $msg = <$err> // '';
-        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
-    }
-
-    $text =~ s/\n\z//;
-    return $text;
-}
-
-sub key {
-    my ($key, $consumer, @opts) = @_;
-
-    $Id{$key} = apimctl('key', 'import', '--consumer', $consumer, @opts,
-                        $key);
-}
-
-# a request from Perl to the test server, between two requests of a block
-
-sub http {
-    my ($method, $path, $headers, $body) = @_;
-
-    my $res = HTTP::Tiny->new(timeout => 5)->request($method,
-        'http://127.0.0.1:' . server_port() . $path,
-        { headers => $headers // {},
-          defined $body ? (content => $body) : () });
-
-    return $res;
-}
-
-# RFC 9457 bodies
-
-sub problem {
-    my ($status, $title, $detail, $instance) = @_;
-
-    return qq({"type":"about:blank","title":"$title","status":$status,)
-           . qq("detail":"$detail","instance":"$instance"}\n);
-}
-
-# a JSON value against an expected shape: a Regexp matches a string, a
-# code reference is called with the value (and may keep it), anything
-# else is compared exactly; objects must have exactly the keys expected
-
-sub json_like {
-    my ($got, $exp, $path) = @_;
-
-    if (ref $exp eq 'Regexp') {
-        return defined $got && !ref $got && $got =~ $exp
-               ? '' : "$path: " . ($got // 'null') . " !~ $exp";
-    }
-
-    if (ref $exp eq 'CODE') {
-        return $exp->($got) ? '' : "$path: rejected " . ($got // 'null');
-    }
-
-    if (ref $exp eq 'HASH') {
-        return "$path: not an object" unless ref $got eq 'HASH';
-
-        my @keys = sort keys %$exp;
-        my @have = sort keys %$got;
-
-        return "$path: keys @have, not @keys" unless "@keys" eq "@have";
-
-        for (@keys) {
-            my $e = json_like($got->{$_}, $exp->{$_}, "$path.$_");
-            return $e if $e;
-        }
-
-        return '';
-    }
-
-    if (ref $exp eq 'ARRAY') {
-        return "$path: not an array" unless ref $got eq 'ARRAY';
-        return "$path: " . @$got . " items, not " . @$exp
-            unless @$got == @$exp;
-
-        for (0 .. $#$exp) {
-            my $e = json_like($got->[$_], $exp->[$_], "$path\[$_]");
-            return $e if $e;
-        }
-
-        return '';
-    }
-
-    return defined $got ? "$path: $got, not null" : '' unless defined $exp;
-    return "$path: null, not $exp" unless defined $got;
-
-    return "$got" eq "$exp" ? '' : "$path: $got, not $exp";
-}
-
-# "--- response_json eval": [per request: the shape its JSON body has, or
-# undef for none to check]
-
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('response_json')
-                  && defined $block->response_json;
-
-    my $exp = $block->response_json->[$idx];
-
-    return unless defined $exp;
-
-    my $got = eval { JSON::PP->new->decode($body) };
-    my $err = defined $got ? json_like($got, $exp, '$')
-                           : "not JSON: $body";
-
-    Test::More::is($err, '', $block->name . " - response_json (req $idx)")
-        or Test::More::diag("body: $body");
-});
-
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked, before the next request is sent
-
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->($body);
-});
 
 # a key's JSON
 
@@ -209,27 +56,9 @@ sub not_logged {
         Test::More::diag(@hits);
 }
 
-# "--- workers_seen: n": the bodies "worker <pid>" of the block's requests
-# name n different worker processes (checked after its last request)
+# "--- workers_seen": t/helpers/ApimTest/Sections.pm
 
-my %Seen;
-
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('workers_seen')
-                  && defined $block->workers_seen;
-
-    my $name = $block->name;
-    my $last = ref $block->request eq 'ARRAY' ? $#{ $block->request } : 0;
-
-    $Seen{$name}{$1} = 1 if ($body // '') =~ /\Aworker (\d+)\n\z/;
-
-    return if $idx < $last;
-
-    Test::More::is(scalar keys %{ $Seen{$name} || {} }, $block->workers_seen,
-                   "$name - workers seen");
-});
+add_sections(qw(workers_seen));
 
 our $AuthHeaders = { Authorization => 'Bearer admin-token-0123456789' };
 

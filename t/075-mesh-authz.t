@@ -16,107 +16,15 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Mtls;
+
 use File::Path qw(make_path remove_tree);
-use File::Temp ();
-use IO::Socket::INET ();
-use IO::Socket::SSL ();
 
 our $Pki = server_root() . '.pki-authz';
-our $Nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-our $Serial = 1;
 
 no_root_location();
-
-# a free port on 127.0.0.1, other than those given
-
-sub free_port {
-    my %taken = map { $_ => 1 } @_;
-
-    for (1 .. 20) {
-        my $sock = IO::Socket::INET->new(Listen => 1, Proto => 'tcp',
-                                         LocalAddr => '127.0.0.1',
-                                         LocalPort => 0)
-            or die "listen: $!";
-        my $port = $sock->sockport;
-        close $sock;
-        return $port unless $taken{$port};
-    }
-
-    die "no free port\n";
-}
-
-sub openssl {
-    my $out = `openssl @_ 2>&1`;
-    die "openssl @_: $out" if $?;
-}
-
-# a CA: its key and self-signed certificate
-
-sub make_ca {
-    my ($name) = @_;
-
-    openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1",
-            "-nodes -keyout $Pki/$name.key -out $Pki/$name.crt -days 2",
-            "-subj /CN=$name",
-            "-addext basicConstraints=critical,CA:TRUE",
-            "-addext keyUsage=critical,keyCertSign,cRLSign");
-}
-
-# a leaf certificate signed by $ca, with the subjectAltName entries given
-# ("URI:spiffe://...", "DNS:localhost")
-
-sub make_leaf {
-    my ($name, $ca, @san) = @_;
-
-    open my $ext, '>', "$Pki/$name.ext" or die "$name.ext: $!";
-    print $ext "basicConstraints=critical,CA:FALSE\n",
-               "keyUsage=critical,digitalSignature\n",
-               "extendedKeyUsage=clientAuth,serverAuth\n";
-    print $ext "subjectAltName=", join(',', @san), "\n" if @san;
-    close $ext;
-
-    openssl("req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1",
-            "-nodes -keyout $Pki/$name.key -out $Pki/$name.csr",
-            "-subj /CN=$name");
-    openssl("x509 -req -in $Pki/$name.csr -CA $Pki/$ca.crt",
-            "-CAkey $Pki/$ca.key -set_serial", $Serial++, "-days 2",
-            "-out $Pki/$name.crt -extfile $Pki/$name.ext");
-}
-
-# one request over TLS, presenting the SVID $svid (undef: no certificate);
-# returns the status, the headers (lowercase names) and the body
-
-sub call {
-    my ($svid, $request) = @_;
-
-    my ($method, $path) = split ' ', $request;
-
-    my $sock = IO::Socket::SSL->new(
-        PeerAddr => '127.0.0.1',
-        PeerPort => $ENV{TEST_NGINX_MESH_PORT},
-        SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE(),
-        Timeout => 5,
-        ($svid ? (SSL_cert_file => "$Pki/$svid.crt",
-                  SSL_key_file => "$Pki/$svid.key") : ()))
-        or die "TLS connect: $IO::Socket::SSL::SSL_ERROR\n";
-
-    print $sock "$method $path HTTP/1.0\r\nHost: localhost\r\n",
-                "Content-Length: 0\r\n\r\n";
-
-    local $/;
-    my $resp = <$sock> // '';
-    close $sock;
-
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    my ($status) = $head =~ m{^HTTP/1\.[01] (\d{3}) };
-    my %h;
-
-    for my $line (split /\r\n/, $head) {
-        $h{lc $1} = $2 if $line =~ /^([^:]+):\s*(.*)$/;
-    }
-
-    return ($status // 0, \%h, $body // '');
-}
 
 # a call and its expected status and $mesh_authz (sent as X-Authz); the
 # body too, when given
@@ -141,26 +49,6 @@ sub forbidden {
            . '"title":"Forbidden","status":403,'
            . qq("detail":"The caller may not call service \\"$service\\".",)
            . qq("instance":"$instance"}\n);
-}
-
-# nginx -t of an http{} body; returns the exit code and the output
-
-sub nginx_t {
-    my ($http) = @_;
-
-    my $dir = File::Temp->newdir;
-    my $conf = "$dir/nginx.conf";
-    my $modules = join '', map { "load_module $_;\n" }
-                           split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
-
-    open my $fh, '>', $conf or die "$conf: $!";
-    print $fh $modules, "error_log stderr;\npid $dir/nginx.pid;\n",
-              "events {}\nhttp {\n$http\n}\n";
-    close $fh;
-
-    my $out = `$Nginx -t -p $dir/ -c $conf 2>&1`;
-
-    return ($? >> 8, $out, $conf);
 }
 
 remove_tree($Pki);

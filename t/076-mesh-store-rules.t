@@ -14,11 +14,13 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Ctl;
+use ApimTest::Mtls;
+
 use File::Path qw(make_path remove_tree);
 use File::Temp ();
-use IO::Socket::INET ();
-use IO::Socket::SSL ();
-use POSIX ();
 
 master_on();
 workers(2);
@@ -26,164 +28,7 @@ no_root_location();
 
 our $Pki = server_root() . '.pki-store-rules';
 our $Store = server_root() . '.store-mesh-rules';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
-our $Serial = 1;
 our %Edge;          # name -> edge id
-
-# a free port on 127.0.0.1, other than those given
-
-sub free_port {
-    my %taken = map { $_ => 1 } @_;
-
-    for (1 .. 20) {
-        my $sock = IO::Socket::INET->new(Listen => 1, Proto => 'tcp',
-                                         LocalAddr => '127.0.0.1',
-                                         LocalPort => 0)
-            or die "listen: $!";
-        my $port = $sock->sockport;
-        close $sock;
-        return $port unless $taken{$port};
-    }
-
-    die "no free port\n";
-}
-
-sub openssl {
-    my $out = `openssl @_ 2>&1`;
-    die "openssl @_: $out" if $?;
-}
-
-# a CA: its key and self-signed certificate
-
-sub make_ca {
-    my ($name) = @_;
-
-    openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1",
-            "-nodes -keyout $Pki/$name.key -out $Pki/$name.crt -days 2",
-            "-subj /CN=$name",
-            "-addext basicConstraints=critical,CA:TRUE",
-            "-addext keyUsage=critical,keyCertSign,cRLSign");
-}
-
-# a leaf certificate signed by $ca, with the subjectAltName entries given
-# ("URI:spiffe://...", "DNS:localhost")
-
-sub make_leaf {
-    my ($name, $ca, @san) = @_;
-
-    open my $ext, '>', "$Pki/$name.ext" or die "$name.ext: $!";
-    print $ext "basicConstraints=critical,CA:FALSE\n",
-               "keyUsage=critical,digitalSignature\n",
-               "extendedKeyUsage=clientAuth,serverAuth\n";
-    print $ext "subjectAltName=", join(',', @san), "\n" if @san;
-    close $ext;
-
-    openssl("req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1",
-            "-nodes -keyout $Pki/$name.key -out $Pki/$name.csr",
-            "-subj /CN=$name");
-    openssl("x509 -req -in $Pki/$name.csr -CA $Pki/$ca.crt",
-            "-CAkey $Pki/$ca.key -set_serial", $Serial++, "-days 2",
-            "-out $Pki/$name.crt -extfile $Pki/$name.ext");
-}
-
-# one request over TLS, presenting the SVID $svid (undef: no certificate);
-# returns the status, the headers (lowercase names) and the body
-
-sub call {
-    my ($svid, $request) = @_;
-
-    my ($method, $path) = split ' ', $request;
-
-    my $sock = IO::Socket::SSL->new(
-        PeerAddr => '127.0.0.1',
-        PeerPort => $ENV{TEST_NGINX_MESH_PORT},
-        SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE(),
-        Timeout => 5,
-        ($svid ? (SSL_cert_file => "$Pki/$svid.crt",
-                  SSL_key_file => "$Pki/$svid.key") : ()))
-        or die "TLS connect: $IO::Socket::SSL::SSL_ERROR\n";
-
-    print $sock "$method $path HTTP/1.0\r\nHost: localhost\r\n",
-                "Content-Length: 0\r\n\r\n";
-
-    local $/;
-    my $resp = <$sock> // '';
-    close $sock;
-
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
-    my ($status) = $head =~ m{^HTTP/1\.[01] (\d{3}) };
-    my %h;
-
-    for my $line (split /\r\n/, $head) {
-        $h{lc $1} = $2 if $line =~ /^([^:]+):\s*(.*)$/;
-    }
-
-    return ($status // 0, \%h, $body // '');
-}
-
-# apimctl on the store: (exit code, stdout, stderr)
-
-sub ctl {
-    my @args = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or POSIX::_exit(127);
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-    my $rc = $? >> 8;
-
-    seek $err, 0, 0;
-    my $msg = <$err> // '';
-
-    return ($rc, $text, $msg);
-}
-
-# apimctl that must succeed: its stdout, without the last newline
-
-sub apimctl {
-    my ($rc, $out, $err) = ctl(@_);
-
-    die "apimctl @_: exit $rc: $err" if $rc;
-
-    $out =~ s/\n\z//;
-    return $out;
-}
-
-# calls until each worker has answered $n times (at most 200 calls); every
-# answer must have the status and $mesh_authz given
-
-sub both {
-    my ($svid, $request, $status, $authz, $n) = @_;
-
-    $n //= 2;
-
-    my (%by, @bad);
-
-    for (1 .. 200) {
-        my ($st, $h) = call($svid, $request);
-        my $pid = $h->{'x-worker'} // 0;
-
-        push @{ $by{$pid} }, "$st " . ($h->{'x-authz'} // '');
-
-        last if keys %by >= 2 && !grep { @$_ < $n } values %by;
-    }
-
-    my $who = $svid // 'no certificate';
-    my @all = map { @$_ } values %by;
-
-    Test::More::is(scalar keys %by, 2, "$who, $request: both workers answered");
-    Test::More::is(scalar(grep { $_ ne "$status $authz" } @all), 0,
-                   "$who, $request: all " . scalar(@all)
-                   . " answers are \"$status $authz\"")
-        or Test::More::diag(join "\n", map { "$_: @{ $by{$_} }" } keys %by);
-}
 
 remove_tree($Pki, $Store);
 make_path($Pki);

@@ -14,40 +14,16 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Ctl;
+
 use File::Path qw(remove_tree);
 use File::Temp ();
 use HTTP::Tiny;
 use POSIX ();
 
 our $Store = server_root() . '.store-portal';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
-
-# runs apimctl on the store; dies unless it succeeds; returns its stdout
-
-sub apimctl {
-    my @args = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or die "stderr: $!";
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-
-    if ($?) {
-        seek $err, 0, 0;
-        my $msg = <$err> // '';
-        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
-    }
-
-    $text =~ s/\n\z//;
-    return $text;
-}
 
 sub spew {
     my ($file, $text) = @_;

@@ -12,44 +12,19 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Ctl;
+use ApimTest::Sections;
+
 use File::Path qw(remove_tree);
-use File::Temp ();
-use POSIX ();
 use Time::HiRes ();
 
 our $Store = server_root() . '.store-metrics';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
 
 our $Name = qr/[a-zA-Z_:][a-zA-Z0-9_:]*/;
 our $Value = qr/[+-]?(?:\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|Inf)|NaN/;
 
-
-# runs apimctl on the store; dies unless it succeeds; returns its stdout
-
-sub apimctl {
-    my @args = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or POSIX::_exit(127);
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-
-    if ($?) {
-        seek $err, 0, 0;
-        my $msg = <$err> // '';
-        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
-    }
-
-    $text =~ s/\n\z//;
-    return $text;
-}
 
 # The strict checker: returns (errors, samples), where samples maps
 # 'name{label="value",...}' (labels sorted by name, values unescaped) to
@@ -215,19 +190,9 @@ add_response_body_check(sub {
     }
 });
 
-# "--- after_response eval": { request index => code }, run with the body
-# once that response has been checked
+# "--- after_response": t/helpers/ApimTest/Sections.pm
 
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->($body);
-});
+add_sections(qw(after_response));
 
 # the sums of $request_length and $bytes_sent in the access log of the
 # counted requests

@@ -8,42 +8,17 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use ApimTest::Ctl;
+use ApimTest::Sections;
+
 use File::Path qw(remove_tree);
-use File::Temp ();
 use JSON::PP ();
-use POSIX ();
 
 our $Store = server_root() . '.store-logformat';
-our $Ctl = $ENV{APIMCTL_BIN} // 'tools/apimctl';
 our %Id;
 
-
-# runs apimctl on the store; dies unless it succeeds; returns its stdout
-
-sub apimctl {
-    my @args = @_;
-
-    my $err = File::Temp->new;
-    my $pid = open(my $out, '-|') // die "fork: $!";
-
-    if ($pid == 0) {
-        open STDERR, '>&', $err or POSIX::_exit(127);
-        exec $Ctl, '-s', $Store, @args or POSIX::_exit(127);
-    }
-
-    local $/;
-    my $text = <$out> // '';
-    close $out;
-
-    if ($?) {
-        seek $err, 0, 0;
-        my $msg = <$err> // '';
-        die "apimctl @args: exit " . ($? >> 8) . ": $msg";
-    }
-
-    $text =~ s/\n\z//;
-    return $text;
-}
 
 # the log_format block of README.md, as an operator would copy it
 
@@ -80,19 +55,9 @@ sub log_lines {
     return @lines;
 }
 
-# "--- after_response eval": { request index => code }, run once that
-# response has been checked
+# "--- after_response": t/helpers/ApimTest/Sections.pm
 
-add_response_body_check(sub {
-    my ($block, $body, $idx) = @_;
-
-    return unless $block->can('after_response')
-                  && defined $block->after_response;
-
-    my $code = $block->after_response->{$idx} or return;
-
-    $code->();
-});
+add_sections(qw(after_response));
 
 
 remove_tree($Store);
