@@ -70,9 +70,18 @@ sub tls_get {
 # a port for IO::Socket::SSL to reach nginx on directly
 
 our $Direct = do {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0) or die "listen: $!";
-    $s->sockport;
+    my $port;
+
+    # at random below the ephemeral range, as t/helpers/ApimTest/Mtls.pm
+    for (1 .. 1000) {
+        my $try = 2000 + int rand(30000);
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => $try) or next;
+        $port = $try;
+        last;
+    }
+
+    $port // die "no free port\n";
 };
 
 our $Echo = <<'_EOC_';

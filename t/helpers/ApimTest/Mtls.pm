@@ -23,19 +23,25 @@ our $Pki;
 our $Nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 our $Serial = 1;
 
-# a free port on 127.0.0.1, other than those given
+# a free port on 127.0.0.1, other than those given, picked at random
+# below the ephemeral range: the kernel's own choice (port 0) tends to
+# hand two suites started together the same port, and with "reuseport"
+# both nginx would then share it
 
 sub free_port {
     my %taken = map { $_ => 1 } @_;
 
-    for (1 .. 20) {
+    for (1 .. 1000) {
+        my $port = 2000 + int rand(30000);
+
+        next if $taken{$port};
+
         my $sock = IO::Socket::INET->new(Listen => 1, Proto => 'tcp',
                                          LocalAddr => '127.0.0.1',
-                                         LocalPort => 0)
-            or die "listen: $!";
-        my $port = $sock->sockport;
+                                         LocalPort => $port)
+            or next;
         close $sock;
-        return $port unless $taken{$port};
+        return $port;
     }
 
     die "no free port\n";
