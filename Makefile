@@ -127,9 +127,10 @@ test: deps all
 	rm -rf t/servroot*
 	TEST_NGINX_RANDOMIZE=1 prove $(PROVE_INC) -j$(PROVE_JOBS) -r $(T)
 
-# wrk, and the Lua module for the OpenResty-style row, only for the bench
+# wrk, the Lua module for the OpenResty-style row and valgrind for the
+# instruction counts (bench/callgrind), only for the bench
 bench: deps all
-	@for p in wrk bc libnginx-mod-http-lua; do \
+	@for p in wrk bc libnginx-mod-http-lua valgrind; do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
