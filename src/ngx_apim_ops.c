@@ -46,9 +46,6 @@ static int ngx_apim_ops_usage_reset_handler(ngx_apim_store_t *st,
     MDB_txn *txn, void *data);
 static int ngx_apim_ops_usage_get(ngx_apim_store_t *st, MDB_txn *txn,
     const char *id, size_t len, uint32_t gen, ngx_apim_usage_rec_t *usage);
-static int ngx_apim_ops_key_put(ngx_apim_store_t *st, MDB_txn *txn,
-    const unsigned char *hash, ngx_apim_key_rec_t *rec, unsigned flags,
-    unsigned char **out, size_t *out_len);
 
 
 /*
@@ -491,7 +488,7 @@ ngx_apim_ops_usage_get(ngx_apim_store_t *st, MDB_txn *txn, const char *id,
  * kept for the caller (malloc()ed), else freed.
  */
 
-static int
+int
 ngx_apim_ops_key_put(ngx_apim_store_t *st, MDB_txn *txn,
     const unsigned char *hash, ngx_apim_key_rec_t *rec, unsigned flags,
     unsigned char **out, size_t *out_len)

@@ -77,5 +77,10 @@ int ngx_apim_ops_key_get(ngx_apim_store_t *st, MDB_txn *txn,
     const char *id, size_t len, unsigned char hash[NGX_APIM_HASH_LEN],
     ngx_apim_key_rec_t *rec);
 
+/* in a write transaction: the record encoded and put under its HMAC */
+int ngx_apim_ops_key_put(ngx_apim_store_t *st, MDB_txn *txn,
+    const unsigned char *hash, ngx_apim_key_rec_t *rec, unsigned flags,
+    unsigned char **out, size_t *out_len);
+
 
 #endif /* _NGX_APIM_OPS_H_INCLUDED_ */

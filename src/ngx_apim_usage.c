@@ -15,11 +15,9 @@
  */
 
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "ngx_apim_key.h"
+#include "ngx_apim_ops.h"
 #include "ngx_apim_usage.h"
 
 
@@ -52,12 +50,9 @@ ngx_apim_usage_set(ngx_apim_store_t *st, MDB_txn *txn, const char *key_id,
     size_t len, const ngx_apim_usage_rec_t *usage)
 {
     int                    rc;
-    size_t                 size;
     unsigned char          hash[NGX_APIM_HASH_LEN];
     unsigned char          name[2 + NGX_APIM_KEY_MAX];
     unsigned char          buf[NGX_APIM_USAGE_LEN];
-    unsigned char         *rec_buf;
-    ngx_apim_val_t         val;
     ngx_apim_key_rec_t     rec;
     ngx_apim_usage_rec_t   u;
 
@@ -65,45 +60,14 @@ ngx_apim_usage_set(ngx_apim_store_t *st, MDB_txn *txn, const char *key_id,
         return NGX_APIM_STORE_NOT_FOUND;
     }
 
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEY_IDS, key_id, len,
-                                &val);
+    rc = ngx_apim_ops_key_get(st, txn, key_id, len, hash, &rec);
     if (rc != NGX_APIM_STORE_OK) {
         return rc;
-    }
-
-    if (val.len != NGX_APIM_HASH_LEN) {
-        return ngx_apim_store_fail(st, EINVAL, "a damaged key id record");
-    }
-
-    memcpy(hash, val.data, NGX_APIM_HASH_LEN);
-
-    rc = ngx_apim_store_txn_get(st, txn, NGX_APIM_DB_KEYS, hash,
-                                NGX_APIM_HASH_LEN, &val);
-    if (rc != NGX_APIM_STORE_OK) {
-        return rc;
-    }
-
-    if (ngx_apim_key_rec_decode(&rec, val.data, val.len) != 0) {
-        return ngx_apim_store_fail(st, EINVAL, "a damaged key record");
     }
 
     rec.usage_gen++;
 
-    /* the record's strings point into the map: encode before writing */
-
-    size = ngx_apim_key_rec_size(&rec);
-
-    rec_buf = malloc(size);
-    if (rec_buf == NULL) {
-        return ngx_apim_store_fail(st, ENOMEM, "out of memory");
-    }
-
-    ngx_apim_key_rec_encode(&rec, rec_buf);
-
-    rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_KEYS, hash,
-                                NGX_APIM_HASH_LEN, rec_buf, size, 0);
-    free(rec_buf);
-
+    rc = ngx_apim_ops_key_put(st, txn, hash, &rec, 0, NULL, NULL);
     if (rc != NGX_APIM_STORE_OK) {
         return rc;
     }
