@@ -404,12 +404,24 @@ ngx_apim_store_iterate(ngx_apim_store_t *st, ngx_apim_db_e db,
     const void *from, size_t flen, ngx_apim_store_iter_pt handler,
     void *data)
 {
+    return ngx_apim_store_txn_iterate(st, st->rtxn, db, from, flen, handler,
+                                      data);
+}
+
+
+/* the same, inside a write transaction: the handler sees its changes */
+
+int
+ngx_apim_store_txn_iterate(ngx_apim_store_t *st, MDB_txn *txn,
+    ngx_apim_db_e db, const void *from, size_t flen,
+    ngx_apim_store_iter_pt handler, void *data)
+{
     int              rc, hrc;
     MDB_val          k, v;
     MDB_cursor      *cur;
     ngx_apim_val_t   key, val;
 
-    rc = mdb_cursor_open(st->rtxn, st->dbi[db], &cur);
+    rc = mdb_cursor_open(txn, st->dbi[db], &cur);
     if (rc != MDB_SUCCESS) {
         return ngx_apim_store_fail(st, rc, "mdb_cursor_open() failed");
     }

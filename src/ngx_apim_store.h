@@ -110,6 +110,9 @@ int ngx_apim_store_txn_get(ngx_apim_store_t *st, MDB_txn *txn,
     ngx_apim_db_e db, const void *key, size_t klen, ngx_apim_val_t *val);
 int ngx_apim_store_txn_delete(ngx_apim_store_t *st, MDB_txn *txn,
     ngx_apim_db_e db, const void *key, size_t klen);
+int ngx_apim_store_txn_iterate(ngx_apim_store_t *st, MDB_txn *txn,
+    ngx_apim_db_e db, const void *from, size_t flen,
+    ngx_apim_store_iter_pt handler, void *data);
 
 int ngx_apim_store_check_readers(ngx_apim_store_t *st, int *dead);
 int ngx_apim_store_stat(ngx_apim_store_t *st, ngx_apim_db_e db,

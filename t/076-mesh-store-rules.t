@@ -282,7 +282,7 @@ X-Authz: deny default
     }
 --- init
 my $in = File::Temp->new;
-print $in "e:broken\\000000000001\njunk\n";
+print $in "e:broken\\009000000001\njunk\n";
 close $in;
 
 system('mdb_load', '-s', 'policies', '-T', '-f', $in->filename, $main::Store) == 0
@@ -303,5 +303,43 @@ Content-Type: application/problem+json
 X-Authz: deny store-error
 --- response_body
 {"type":"about:blank","title":"Service Unavailable","status":503,"detail":"The API gateway's store cannot answer now; try again later.","instance":"/t"}
+--- no_error_log
+[alert]
+
+
+
+=== TEST 6: a damaged edge goes with "mesh remove" of the id in its key; the service then decides by the configuration again
+--- config
+    location = /t {
+        mesh_service gone;
+        mesh_allow *;
+        add_header X-Authz $mesh_authz always;
+        add_header X-Worker $pid always;
+        empty_gif;
+    }
+--- init
+my $in = File::Temp->new;
+print $in "e:gone\\009000000002\njunk\n";
+close $in;
+
+system('mdb_load', '-s', 'policies', '-T', '-f', $in->filename, $main::Store) == 0
+    or die "mdb_load failed\n";
+
+main::both('web', 'GET /t', 503, 'deny store-error');
+
+Test::More::is(main::apimctl('mesh', 'remove', '9000000002'), '9000000002',
+               'mesh remove of the damaged edge prints its id');
+
+my ($rc, $out, $err) = main::ctl('mesh', 'list', 'gone');
+Test::More::is("$rc $out $err", '0  ', 'mesh list: nothing left, no damage');
+
+main::both('web', 'GET /t', 200, 'allow config:1');
+--- request
+GET /t
+--- error_code: 403
+--- response_headers
+X-Authz: deny default
+--- error_log
+a mesh edge of the store cannot be read
 --- no_error_log
 [alert]

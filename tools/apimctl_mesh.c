@@ -59,6 +59,8 @@ static int apimctl_mesh_list(apimctl_ctx_t *ctx, char **args, int nargs);
 static int apimctl_mesh_list_handler(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static int apimctl_mesh_remove(apimctl_ctx_t *ctx, char **args, int nargs);
+static int apimctl_mesh_remove_handler(ngx_apim_store_t *st, MDB_txn *txn,
+    void *data);
 static int apimctl_mesh_find_handler(const ngx_apim_val_t *key,
     const ngx_apim_val_t *val, void *data);
 static void apimctl_mesh_print(const ngx_mesh_edge_rec_t *rec);
@@ -560,39 +562,61 @@ apimctl_mesh_remove(apimctl_ctx_t *ctx, char **args, int nargs)
         return rc;
     }
 
-    rc = ngx_apim_store_read_begin(&ctx->st);
-
-    if (rc == NGX_APIM_STORE_OK) {
-        rc = ngx_apim_store_iterate(&ctx->st, NGX_APIM_DB_POLICIES,
-                                    NGX_MESH_EDGE_PREFIX,
-                                    sizeof(NGX_MESH_EDGE_PREFIX) - 1,
-                                    apimctl_mesh_find_handler, &m);
-        ngx_apim_store_read_end(&ctx->st);
-    }
+    rc = ngx_apim_store_write(&ctx->st, apimctl_mesh_remove_handler, &m);
 
     if (rc != NGX_APIM_STORE_OK) {
         return apimctl_store_error(ctx, rc);
     }
 
-    if (!m.found) {
+    if (m.found == 0) {
         fprintf(stderr, "apimctl: mesh edge %lld not found\n", id);
         return APIMCTL_FAILED;
-    }
-
-    rc = ngx_apim_store_delete(&ctx->st, NGX_APIM_DB_POLICIES, m.key, m.klen);
-
-    if (rc == NGX_APIM_STORE_NOT_FOUND) {
-        fprintf(stderr, "apimctl: mesh edge %lld not found\n", id);
-        return APIMCTL_FAILED;
-    }
-
-    if (rc != NGX_APIM_STORE_OK) {
-        return apimctl_store_error(ctx, rc);
     }
 
     printf("%lld\n", id);
 
     return APIMCTL_OK;
+}
+
+
+/*
+ * Finds and deletes in one write transaction, so no other writer comes
+ * between.  Every key ending with the id goes: one normally, more only if
+ * something outside apimctl and nginx wrote edges (a damaged one included).
+ */
+
+static int
+apimctl_mesh_remove_handler(ngx_apim_store_t *st, MDB_txn *txn, void *data)
+{
+    apimctl_mesh_t  *m = data;
+
+    int  rc;
+
+    m->found = 0;
+
+    for ( ;; ) {
+        m->klen = 0;
+
+        rc = ngx_apim_store_txn_iterate(st, txn, NGX_APIM_DB_POLICIES,
+                                        NGX_MESH_EDGE_PREFIX,
+                                        sizeof(NGX_MESH_EDGE_PREFIX) - 1,
+                                        apimctl_mesh_find_handler, m);
+        if (rc != NGX_APIM_STORE_OK) {
+            return rc;
+        }
+
+        if (m->klen == 0) {
+            return NGX_APIM_STORE_OK;
+        }
+
+        rc = ngx_apim_store_txn_delete(st, txn, NGX_APIM_DB_POLICIES,
+                                       m->key, m->klen);
+        if (rc != NGX_APIM_STORE_OK) {
+            return rc;
+        }
+
+        m->found++;
+    }
 }
 
 
@@ -626,7 +650,6 @@ apimctl_mesh_find_handler(const ngx_apim_val_t *key,
     {
         memcpy(m->key, k, key->len);
         m->klen = key->len;
-        m->found = 1;
         return NGX_APIM_STORE_NOT_FOUND;
     }
 
