@@ -45,6 +45,13 @@ static ngx_conf_enum_t  ngx_http_mesh_default_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_mesh_limit_headers_modes[] = {
+    { ngx_string("reject"), NGX_HTTP_MESH_HEADERS_REJECT },
+    { ngx_string("all"), NGX_HTTP_MESH_HEADERS_ALL },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_mesh_commands[] = {
 
     { ngx_string("mesh_trust_domain"),
@@ -109,6 +116,13 @@ static ngx_command_t  ngx_http_mesh_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("mesh_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mesh_limit_headers_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mesh_loc_conf_t, limit_headers),
+      &ngx_http_mesh_limit_headers_modes },
 
       ngx_null_command
 };
@@ -228,6 +242,7 @@ ngx_http_mesh_create_loc_conf(ngx_conf_t *cf)
      *     mlcf->rules = NULL;
      *     mlcf->limits = NULL;
      *     mlcf->has_allow = 0;
+     *     mlcf->has_deny = 0;
      *     mlcf->rule_name = { 0, NULL };
      *     mlcf->rule_file = { 0, NULL };
      *     mlcf->rule_line = 0;
@@ -235,6 +250,7 @@ ngx_http_mesh_create_loc_conf(ngx_conf_t *cf)
 
     mlcf->mtls = NGX_CONF_UNSET_UINT;
     mlcf->dflt = NGX_CONF_UNSET_UINT;
+    mlcf->limit_headers = NGX_CONF_UNSET_UINT;
 
     return mlcf;
 }
@@ -275,6 +291,7 @@ ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->rules == NULL) {
         conf->rules = prev->rules;
         conf->has_allow = prev->has_allow;
+        conf->has_deny = prev->has_deny;
     }
 
     if (conf->limits == NULL) {
@@ -284,6 +301,9 @@ ngx_http_mesh_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->dflt == NGX_CONF_UNSET_UINT) {
         conf->dflt = prev->dflt;
     }
+
+    ngx_conf_merge_uint_value(conf->limit_headers, prev->limit_headers,
+                              NGX_HTTP_MESH_HEADERS_REJECT);
 
     if (conf->dflt == NGX_CONF_UNSET_UINT && conf->service.len) {
         conf->dflt = NGX_HTTP_MESH_DEFAULT_DENY;

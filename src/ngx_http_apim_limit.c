@@ -98,7 +98,7 @@ static ngx_int_t ngx_http_apim_limit_load(ngx_apim_store_t *st,
 static ngx_int_t ngx_http_apim_limit_account(ngx_shm_zone_t *zone,
     ngx_str_t *name, uint32_t hash, uint32_t gen,
     ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
-    ngx_http_apim_limit_result_t *res, ngx_uint_t account);
+    ngx_http_apim_limit_result_t *res, ngx_uint_t flags);
 static void ngx_http_apim_limit_window(ngx_http_apim_limit_t *limit,
     ngx_apim_usage_rec_t *u, int64_t now);
 static int ngx_http_apim_limit_write(ngx_apim_store_t *st, MDB_txn *txn,
@@ -223,19 +223,28 @@ ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
 {
     return ngx_http_apim_limit_account(zone, name,
                                        ngx_http_apim_limit_hash(name), gen,
-                                       limit, st, res, 1);
+                                       limit, st, res,
+                                       NGX_HTTP_APIM_LIMIT_COUNT
+                                       |NGX_HTTP_APIM_LIMIT_DETAIL);
 }
 
 
-/* the same, with the name's hash the caller kept */
+/*
+ * The same, with the name's hash the caller kept; without "detail", a
+ * request that passes gets only res->rejected (no remaining, reset or used
+ * figures: they are for headers the caller does not send)
+ */
 
 ngx_int_t
 ngx_http_apim_limit_check_hashed(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t hash, uint32_t gen, ngx_http_apim_limit_t *limit,
-    ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res)
+    ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res,
+    ngx_uint_t detail)
 {
     return ngx_http_apim_limit_account(zone, name, hash, gen, limit, st, res,
-                                       1);
+                                       NGX_HTTP_APIM_LIMIT_COUNT
+                                       |(detail ? NGX_HTTP_APIM_LIMIT_DETAIL
+                                                : 0));
 }
 
 
@@ -255,7 +264,8 @@ ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
 {
     return ngx_http_apim_limit_account(zone, name,
                                        ngx_http_apim_limit_hash(name), gen,
-                                       limit, st, res, 0);
+                                       limit, st, res,
+                                       NGX_HTTP_APIM_LIMIT_DETAIL);
 }
 
 
@@ -263,15 +273,17 @@ static ngx_int_t
 ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t hash, uint32_t gen, ngx_http_apim_limit_t *limit,
     ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res,
-    ngx_uint_t account)
+    ngx_uint_t flags)
 {
     int64_t                      now, now_us, tat, tau, wait;
+    ngx_uint_t                   account;
     ngx_time_t                  *tp;
     ngx_apim_usage_rec_t         u;
     ngx_http_apim_limit_ctx_t   *ctx;
     ngx_http_apim_limit_node_t  *node;
 
     ctx = zone->data;
+    account = flags & NGX_HTTP_APIM_LIMIT_COUNT;
 
     if (name->len > NGX_HTTP_APIM_LIMIT_NAME_MAX) {
         ngx_http_apim_store_fail(ngx_cycle->log, "a limit's name is too long");
@@ -352,19 +364,24 @@ ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
             tat += limit->interval;
         }
 
-        /* how many more requests would pass right now */
+        if ((flags & NGX_HTTP_APIM_LIMIT_DETAIL) || res->rejected) {
 
-        wait = tau - (tat - now_us);
-        res->rate_remaining = (wait >= 0) ? wait / limit->interval + 1 : 0;
+            /* how many more requests would pass right now */
 
-        /* never more than the policy's own quota, "q" of RateLimit-Policy */
+            wait = tau - (tat - now_us);
+            res->rate_remaining = (wait >= 0) ? wait / limit->interval + 1
+                                              : 0;
 
-        if (res->rate_remaining > limit->rate) {
-            res->rate_remaining = limit->rate;
+            /* never more than the policy's own quota, "q" of the policy */
+
+            if (res->rate_remaining > limit->rate) {
+                res->rate_remaining = limit->rate;
+            }
+
+            res->rate_reset = (tat - now_us + 999999) / 1000000;
+            res->rate_used = (tat - now_us + limit->interval - 1)
+                             / limit->interval;
         }
-        res->rate_reset = (tat - now_us + 999999) / 1000000;
-        res->rate_used = (tat - now_us + limit->interval - 1)
-                         / limit->interval;
     }
 
     /* the quota: in the window that holds now */

@@ -42,6 +42,10 @@ typedef struct {
 } ngx_http_apim_limit_result_t;
 
 
+#define NGX_HTTP_APIM_LIMIT_COUNT    0x01  /* a passing request is counted */
+#define NGX_HTTP_APIM_LIMIT_DETAIL   0x02  /* remaining, reset, used figures */
+
+
 ngx_shm_zone_t *ngx_http_apim_limit_zone(ngx_conf_t *cf, size_t size,
     void *tag);
 ngx_int_t ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
@@ -50,7 +54,7 @@ ngx_int_t ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
 ngx_int_t ngx_http_apim_limit_check_hashed(ngx_shm_zone_t *zone,
     ngx_str_t *name, uint32_t hash, uint32_t gen,
     ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
-    ngx_http_apim_limit_result_t *res);
+    ngx_http_apim_limit_result_t *res, ngx_uint_t detail);
 uint32_t ngx_http_apim_limit_hash(ngx_str_t *name);
 ngx_int_t ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,

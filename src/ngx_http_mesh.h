@@ -34,6 +34,9 @@
 #define NGX_HTTP_MESH_PER_EDGE         0
 #define NGX_HTTP_MESH_PER_SOURCE       1
 
+#define NGX_HTTP_MESH_HEADERS_REJECT   0    /* RateLimit only on a 429 */
+#define NGX_HTTP_MESH_HEADERS_ALL      1
+
 
 /* the trust anchors of one trust domain (mesh_trust_bundle) */
 
@@ -74,7 +77,9 @@ typedef struct {
     ngx_array_t                  *rules;         /* ngx_http_mesh_rule_t */
     ngx_array_t                  *limits;        /* ngx_http_mesh_limit_t */
     ngx_uint_t                    dflt;          /* NGX_HTTP_MESH_DEFAULT_* */
+    ngx_uint_t                    limit_headers; /* NGX_HTTP_MESH_HEADERS_* */
     ngx_uint_t                    has_allow;     /* an allow among rules */
+    ngx_uint_t                    has_deny;      /* a deny among rules */
 
     /* the level's first identity rule, for the warning without strict */
     ngx_str_t                     rule_name;

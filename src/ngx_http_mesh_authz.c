@@ -36,20 +36,6 @@
 #define NGX_HTTP_MESH_AUDIT           2
 
 
-/*
- * The verdict, and what decided it; $mesh_authz is made from them only
- * when something reads it (a log, a header) or a refusal is logged.
- */
-
-typedef struct {
-    ngx_str_t                     authz;       /* $mesh_authz, once made */
-    int64_t                       edge;        /* the store edge's id */
-    ngx_uint_t                    rule;        /* the rule's number */
-    ngx_uint_t                    verdict;     /* NGX_HTTP_MESH_ALLOW... */
-    ngx_uint_t                    decided;
-} ngx_http_mesh_authz_ctx_t;
-
-
 typedef struct {
     ngx_atomic_t                 *denied;
 } ngx_http_mesh_audit_t;
@@ -63,18 +49,14 @@ static ngx_uint_t ngx_http_mesh_rules_match(ngx_http_request_t *r,
     ngx_array_t *rules, ngx_uint_t deny, ngx_mesh_str_t *id);
 static ngx_http_mesh_limit_t *ngx_http_mesh_limit_find(ngx_array_t *limits,
     ngx_mesh_str_t *id);
-static ngx_int_t ngx_http_mesh_authz_text(ngx_pool_t *pool,
-    ngx_http_mesh_authz_ctx_t *ctx, ngx_str_t *rule);
+static ngx_int_t ngx_http_mesh_authz_set(ngx_http_request_t *r,
+    ngx_http_mesh_loc_conf_t *mlcf, ngx_uint_t verdict, ngx_uint_t n,
+    int64_t edge, ngx_str_t *rule);
 static ngx_int_t ngx_http_mesh_forbidden(ngx_http_request_t *r,
     ngx_http_mesh_loc_conf_t *mlcf);
 static void ngx_http_mesh_audit(ngx_http_request_t *r,
     ngx_http_mesh_main_conf_t *mmcf, ngx_http_mesh_loc_conf_t *mlcf,
     ngx_str_t *id, ngx_str_t *rule);
-static ngx_http_mesh_authz_ctx_t *ngx_http_mesh_get_ctx(
-    ngx_http_request_t *r);
-static ngx_http_mesh_authz_ctx_t *ngx_http_mesh_create_ctx(
-    ngx_http_request_t *r);
-static void ngx_http_mesh_ctx_marker(void *data);
 static ngx_int_t ngx_http_mesh_authz_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_shm_zone_t *ngx_http_mesh_limit_zone(ngx_conf_t *cf);
@@ -89,6 +71,15 @@ static ngx_str_t  ngx_http_mesh_verdicts[] = {
     ngx_string("deny "),
     ngx_string("audit ")
 };
+
+static ngx_str_t  ngx_http_mesh_defaults[] = {
+    ngx_string("allow default"),
+    ngx_string("deny default"),
+    ngx_string("audit default")
+};
+
+/* $mesh_authz's slot in r->variables, where the verdict is kept */
+static ngx_int_t  ngx_http_mesh_authz_index = NGX_ERROR;
 
 
 extern ngx_module_t  ngx_http_apim_module;
@@ -168,7 +159,10 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rule->deny = cmd->offset;
 
-    if (!rule->deny) {
+    if (rule->deny) {
+        mlcf->has_deny = 1;
+
+    } else {
         mlcf->has_allow = 1;
     }
 
@@ -240,6 +234,19 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "\"%V\" needs a caller pattern", &cmd->name);
         return NGX_CONF_ERROR;
     }
+
+    /* $mesh_authz when it decides: "allow config:2" */
+
+    rule->text.data = ngx_pnalloc(cf->pool, sizeof("allow config:")
+                                            + NGX_INT_T_LEN);
+    if (rule->text.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rule->text.len = ngx_sprintf(rule->text.data, "%sconfig:%ui",
+                                 rule->deny ? "deny " : "allow ",
+                                 mlcf->rules->nelts)
+                     - rule->text.data;
 
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mesh_module);
     mmcf->requires_authz = 1;
@@ -321,8 +328,7 @@ ngx_http_mesh_authz_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var;
 
-    var = ngx_http_add_variable(cf, &ngx_http_mesh_authz_name,
-                                NGX_HTTP_VAR_NOCACHEABLE);
+    var = ngx_http_add_variable(cf, &ngx_http_mesh_authz_name, 0);
     if (var == NULL) {
         return NGX_ERROR;
     }
@@ -382,6 +388,12 @@ ngx_http_mesh_authz_init(ngx_conf_t *cf)
         mmcf->audit_zone = zone;
     }
 
+    ngx_http_mesh_authz_index = ngx_http_get_variable_index(cf,
+                                                   &ngx_http_mesh_authz_name);
+    if (ngx_http_mesh_authz_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
@@ -409,36 +421,35 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     ngx_http_mesh_limit_t      *lim;
     ngx_http_mesh_loc_conf_t   *mlcf;
     ngx_http_mesh_main_conf_t  *mmcf;
-    ngx_http_mesh_authz_ctx_t  *ctx;
+    ngx_http_variable_value_t  *v;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
 
     if (!ngx_http_mesh_authz_configured(mlcf)) {
-        return NGX_DECLINED;
+        /* mesh_mtls strict alone: the identity handler's work */
+        return (mlcf->mtls == NGX_HTTP_MESH_MTLS_STRICT)
+               ? ngx_http_mesh_peer_handler(r) : NGX_DECLINED;
     }
 
-    peer = ngx_http_mesh_peer(r);
+    peer = ngx_http_mesh_peer(r, mlcf);
     if (peer == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* mesh_mtls strict, left to us by the identity handler before us */
+    /* mesh_mtls strict: the identity handler's check, made here */
 
-    rc = ngx_http_mesh_peer_strict(r, mlcf, peer);
-
-    if (rc != NGX_DECLINED) {
-        return rc;
+    if (mlcf->mtls == NGX_HTTP_MESH_MTLS_STRICT && !peer->verified) {
+        return ngx_http_mesh_peer_strict(r, mlcf, peer);
     }
 
-    /* decided once a request: internal redirects must not count twice */
+    /*
+     * decided once a request: the verdict, kept as $mesh_authz, survives
+     * internal redirects (which clear module contexts, not variables), so
+     * that a request is not counted twice
+     */
 
-    if (ngx_http_mesh_get_ctx(r)) {
+    if (r->variables[ngx_http_mesh_authz_index].valid) {
         return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_mesh_create_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mesh_module);
@@ -488,18 +499,13 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
 
     verdict = ngx_http_mesh_verdict(r, mlcf, &mid, &edges, &n, &edge);
 
-    ctx->verdict = verdict;
-    ctx->rule = n;
-    ctx->edge = edge;
-    ctx->decided = 1;
+    if (ngx_http_mesh_authz_set(r, mlcf, verdict, n, edge, &rule) != NGX_OK) {
+        goto failed;
+    }
 
     if (verdict == NGX_HTTP_MESH_DENY) {
         if (reading) {
             ngx_apim_store_read_end(st);
-        }
-
-        if (ngx_http_mesh_authz_text(r->pool, ctx, &rule) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         if (id.len) {
@@ -519,10 +525,6 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     }
 
     if (verdict == NGX_HTTP_MESH_AUDIT) {
-        if (ngx_http_mesh_authz_text(r->pool, ctx, &rule) != NGX_OK) {
-            goto failed;
-        }
-
         ngx_http_mesh_audit(r, mmcf, mlcf, &id, &rule);
     }
 
@@ -541,8 +543,8 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
             }
         }
 
-        rc = ngx_http_mesh_limit_check(r, mmcf->limit_zone, lim,
-                                       &mlcf->service, &id, st);
+        rc = ngx_http_mesh_limit_check(r, mmcf->limit_zone, lim, mlcf, &id,
+                                       st);
     }
 
     if (reading) {
@@ -582,7 +584,13 @@ store_error:
         ngx_apim_store_read_end(st);
     }
 
-    ngx_str_set(&ctx->authz, "deny store-error");
+    v = &r->variables[ngx_http_mesh_authz_index];
+
+    v->len = sizeof("deny store-error") - 1;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) "deny store-error";
 
     ngx_http_finalize_request(r, ngx_http_apim_problem_store(r));
 
@@ -603,7 +611,8 @@ ngx_http_mesh_verdict(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf,
     ngx_mesh_str_t *id, ngx_http_mesh_edges_t *edges, ngx_uint_t *n,
     int64_t *edge)
 {
-    *n = ngx_http_mesh_rules_match(r, mlcf->rules, 1, id);
+    *n = mlcf->has_deny ? ngx_http_mesh_rules_match(r, mlcf->rules, 1, id)
+                        : 0;
     *edge = 0;
 
     if (*n) {
@@ -648,43 +657,51 @@ ngx_http_mesh_verdict(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf,
 }
 
 
-/* $mesh_authz: "allow config:2", "deny store:17", "audit default" */
+/*
+ * $mesh_authz, in the request's slot of the variable: "allow config:2",
+ * "deny store:17", "audit default"; *rule gets what follows the verdict,
+ * for the log.  Only a store edge's text is made per request.
+ */
 
 static ngx_int_t
-ngx_http_mesh_authz_text(ngx_pool_t *pool, ngx_http_mesh_authz_ctx_t *ctx,
-    ngx_str_t *rule)
+ngx_http_mesh_authz_set(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf,
+    ngx_uint_t verdict, ngx_uint_t n, int64_t edge, ngx_str_t *rule)
 {
-    u_char     *p;
-    ngx_str_t  *v;
+    u_char                     *p;
+    ngx_str_t                  *text, s;
+    ngx_http_mesh_rule_t       *rules;
+    ngx_http_variable_value_t  *v;
 
-    v = &ngx_http_mesh_verdicts[ctx->verdict];
+    if (n) {
+        rules = mlcf->rules->elts;
+        text = &rules[n - 1].text;
 
-    if (ctx->authz.len == 0) {
-        p = ngx_pnalloc(pool, sizeof("audit store:") + NGX_INT64_LEN);
+    } else if (edge) {
+        p = ngx_pnalloc(r->pool, sizeof("audit store:") + NGX_INT64_LEN);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
-        ctx->authz.data = p;
-        p = ngx_cpymem(p, v->data, v->len);
+        s.data = p;
+        s.len = ngx_sprintf(p, "%Vstore:%L", &ngx_http_mesh_verdicts[verdict],
+                            edge)
+                - p;
+        text = &s;
 
-        if (ctx->rule) {
-            p = ngx_sprintf(p, "config:%ui", ctx->rule);
-
-        } else if (ctx->edge) {
-            p = ngx_sprintf(p, "store:%L", ctx->edge);
-
-        } else {
-            p = ngx_cpymem(p, "default", sizeof("default") - 1);
-        }
-
-        ctx->authz.len = p - ctx->authz.data;
+    } else {
+        text = &ngx_http_mesh_defaults[verdict];
     }
 
-    if (rule) {
-        rule->data = ctx->authz.data + v->len;
-        rule->len = ctx->authz.len - v->len;
-    }
+    v = &r->variables[ngx_http_mesh_authz_index];
+
+    v->len = text->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = text->data;
+
+    rule->data = text->data + ngx_http_mesh_verdicts[verdict].len;
+    rule->len = text->len - ngx_http_mesh_verdicts[verdict].len;
 
     return NGX_OK;
 }
@@ -708,12 +725,21 @@ ngx_http_mesh_rules_match(ngx_http_request_t *r, ngx_array_t *rules,
 
     for (i = 0; i < rules->nelts; i++) {
 
-        if (rule[i].deny != deny
-            || !ngx_mesh_methods_match((char *) rule[i].methods.data,
+        if (rule[i].deny != deny) {
+            continue;
+        }
+
+        if (rule[i].methods.len
+            && !ngx_mesh_methods_match((char *) rule[i].methods.data,
                                        rule[i].methods.len,
                                        (char *) r->method_name.data,
-                                       r->method_name.len)
-            || !ngx_mesh_paths_match((char *) rule[i].paths.data,
+                                       r->method_name.len))
+        {
+            continue;
+        }
+
+        if (rule[i].paths.len
+            && !ngx_mesh_paths_match((char *) rule[i].paths.data,
                                      rule[i].paths.len,
                                      (char *) r->uri.data, r->uri.len))
         {
@@ -823,90 +849,13 @@ ngx_http_mesh_audit(ngx_http_request_t *r, ngx_http_mesh_main_conf_t *mmcf,
 }
 
 
-/*
- * The context survives internal redirects (which clear module contexts)
- * through a marker in the request pool's cleanups, so that a request is
- * decided and counted once, and $mesh_authz keeps its value in the log.
- */
-
-static ngx_http_mesh_authz_ctx_t *
-ngx_http_mesh_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_mesh_authz_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_mesh_module);
-
-    if (ctx || !r->internal) {
-        return ctx;
-    }
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_mesh_ctx_marker) {
-            ctx = cln->data;
-            ngx_http_set_ctx(r, ctx, ngx_http_mesh_module);
-            return ctx;
-        }
-    }
-
-    return NULL;
-}
-
-
-static ngx_http_mesh_authz_ctx_t *
-ngx_http_mesh_create_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_mesh_authz_ctx_t  *ctx;
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mesh_authz_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    cln->handler = ngx_http_mesh_ctx_marker;
-    cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_mesh_module);
-
-    return ctx;
-}
-
-
-static void
-ngx_http_mesh_ctx_marker(void *data)
-{
-    /* nothing to free: the context lives in the request pool */
-}
-
-
 static ngx_int_t
 ngx_http_mesh_authz_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_mesh_authz_ctx_t  *ctx;
+    /* the handler sets the slot when it decides; until then, no value */
 
-    ctx = ngx_http_mesh_get_ctx(r);
-
-    if (ctx == NULL || (ctx->authz.len == 0 && !ctx->decided)) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_http_mesh_authz_text(r->pool, ctx, NULL) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    v->len = ctx->authz.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = ctx->authz.data;
+    v->not_found = 1;
 
     return NGX_OK;
 }

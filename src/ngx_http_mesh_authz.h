@@ -25,6 +25,7 @@ typedef struct {
     ngx_str_t                     methods;     /* "GET,POST"; empty: any */
     ngx_str_t                     paths;       /* "/a*,/b"; empty: any */
     ngx_uint_t                    deny;
+    ngx_str_t                     text;        /* "deny config:2" */
 } ngx_http_mesh_rule_t;
 
 
@@ -33,6 +34,7 @@ typedef struct {
 typedef struct {
     ngx_mesh_str_t                pattern;
     ngx_uint_t                    per;         /* NGX_HTTP_MESH_PER_* */
+    ngx_uint_t                    from_store;  /* a store edge's, per request */
     ngx_http_apim_plan_t          plan;        /* the rate and its policy */
 } ngx_http_mesh_limit_t;
 
@@ -55,11 +57,14 @@ char *ngx_http_mesh_default_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_mesh_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_mesh_limit_headers_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_mesh_authz_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_mesh_authz_init(ngx_conf_t *cf);
 
 void ngx_http_mesh_rule_used(ngx_conf_t *cf, ngx_command_t *cmd);
 
+/* "service" is the configuration's mesh_service string, not a copy */
 ngx_uint_t ngx_http_mesh_edges_none_known(ngx_apim_store_t *st,
     ngx_str_t *service);
 ngx_int_t ngx_http_mesh_edges_read(ngx_http_request_t *r,
@@ -69,8 +74,8 @@ ngx_int_t ngx_http_mesh_edges_read(ngx_http_request_t *r,
 ngx_int_t ngx_http_mesh_limit_policy(ngx_pool_t *pool,
     ngx_http_mesh_limit_t *lim, int64_t rate, int64_t window, int64_t burst);
 ngx_int_t ngx_http_mesh_limit_check(ngx_http_request_t *r,
-    ngx_shm_zone_t *zone, ngx_http_mesh_limit_t *lim, ngx_str_t *service,
-    ngx_str_t *id, ngx_apim_store_t *st);
+    ngx_shm_zone_t *zone, ngx_http_mesh_limit_t *lim,
+    ngx_http_mesh_loc_conf_t *mlcf, ngx_str_t *id, ngx_apim_store_t *st);
 
 
 #endif /* _NGX_HTTP_MESH_AUTHZ_H_INCLUDED_ */

@@ -38,28 +38,40 @@
 #define NGX_HTTP_MESH_LIMIT_BUF        (sizeof("m:e: ") + 64               \
                                         + NGX_MESH_SPIFFE_ID_MAX)
 
-#define NGX_HTTP_MESH_LIMIT_HASHES     64       /* a power of 2 */
+#define NGX_HTTP_MESH_LIMIT_NAMES      64       /* a power of 2 */
 
 #define NGX_HTTP_MESH_QUOTA_TYPE                                             \
     "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
 
+/*
+ * A limiter name and its hash, kept for the next requests of the same
+ * connection to the same mesh_limit: the connection's number is never
+ * reused in a worker's life, and its peer's ID does not change
+ */
+
 typedef struct {
+    ngx_atomic_uint_t             conn;        /* c->number */
+    ngx_http_mesh_limit_t        *lim;         /* the configuration's */
+    u_char                       *service;
+    u_char                       *id;
+    size_t                        id_len;
     uint32_t                      hash;
     u_short                       len;         /* 0: empty */
     u_char                        name[NGX_HTTP_MESH_LIMIT_NAME_MAX];
-} ngx_http_mesh_limit_hash_t;
+} ngx_http_mesh_limit_name_t;
 
 
-static uint32_t ngx_http_mesh_limit_hash(ngx_str_t *name, ngx_str_t *id);
+static void ngx_http_mesh_limit_name(ngx_http_mesh_limit_t *lim,
+    ngx_str_t *service, ngx_str_t *id, ngx_str_t *name);
 static ngx_int_t ngx_http_mesh_limit_reject(ngx_http_request_t *r,
     ngx_http_mesh_limit_t *lim, ngx_str_t *service,
     ngx_http_apim_limit_result_t *res);
 
 
 /* per worker, in static memory: nothing is allocated for it */
-static ngx_http_mesh_limit_hash_t
-    ngx_http_mesh_limit_hashes[NGX_HTTP_MESH_LIMIT_HASHES];
+static ngx_http_mesh_limit_name_t
+    ngx_http_mesh_limit_names[NGX_HTTP_MESH_LIMIT_NAMES];
 
 
 /* mesh_limit <id-pattern> rate=<n>r/s [burst=<n>] [per=source|edge] */
@@ -234,56 +246,108 @@ ngx_http_mesh_limit_policy(ngx_pool_t *pool, ngx_http_mesh_limit_t *lim,
  * or the store cannot count (logged there).
  */
 
+/* mesh_limit_headers reject|all */
+
+char *
+ngx_http_mesh_limit_headers_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mesh_loc_conf_t  *mlcf = conf;
+
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    if (mlcf->limit_headers != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            mlcf->limit_headers = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\", it must be "
+                       "\"reject\" or \"all\"", &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
 ngx_int_t
 ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
-    ngx_http_mesh_limit_t *lim, ngx_str_t *service, ngx_str_t *id,
+    ngx_http_mesh_limit_t *lim, ngx_http_mesh_loc_conf_t *mlcf, ngx_str_t *id,
     ngx_apim_store_t *st)
 {
-    u_char                        buf[NGX_HTTP_MESH_LIMIT_BUF];
-    u_char                        digest[20];
-    u_char                       *p;
     uint32_t                      hash;
-    ngx_str_t                     name;
-    ngx_sha1_t                    sha1;
+    ngx_str_t                     name, *service;
+    ngx_uint_t                    slot;
+    ngx_connection_t             *c;
+    ngx_http_mesh_limit_name_t   *n;
     ngx_http_apim_limit_result_t  res;
+
+    service = &mlcf->service;
 
     if (id->len > NGX_MESH_SPIFFE_ID_MAX || service->len > 64) {
         return NGX_ERROR;
     }
 
-    if (lim->per == NGX_HTTP_MESH_PER_SOURCE) {
-        p = ngx_cpymem(buf, "m:s:", 4);
+    c = r->connection;
+    slot = (c->number ^ ((uintptr_t) lim >> 4)) & (NGX_HTTP_MESH_LIMIT_NAMES - 1);
+    n = &ngx_http_mesh_limit_names[slot];
+
+    if (n->len
+        && n->conn == c->number
+        && n->lim == lim
+        && n->service == service->data
+        && n->id == id->data
+        && n->id_len == id->len)
+    {
+        name.data = n->name;
+        name.len = n->len;
+        hash = n->hash;
 
     } else {
-        p = ngx_cpymem(buf, "m:e:", 4);
-        p = ngx_cpymem(p, service->data, service->len);
-        *p++ = ' ';
+        ngx_http_mesh_limit_name(lim, service, id, &name);
+        hash = ngx_http_apim_limit_hash(&name);
+
+        /* a store edge's limit lives in the request pool: not kept */
+
+        if (!lim->from_store) {
+            n->conn = c->number;
+            n->lim = lim;
+            n->service = service->data;
+            n->id = id->data;
+            n->id_len = id->len;
+            n->hash = hash;
+            n->len = (u_short) name.len;
+            ngx_memcpy(n->name, name.data, name.len);
+        }
     }
-
-    p = ngx_cpymem(p, id->data, id->len);
-
-    name.data = buf;
-    name.len = p - buf;
-
-    if (name.len > NGX_HTTP_MESH_LIMIT_NAME_MAX) {
-        ngx_sha1_init(&sha1);
-        ngx_sha1_update(&sha1, buf, name.len);
-        ngx_sha1_final(digest, &sha1);
-
-        p = ngx_cpymem(buf, "m:h:", 4);
-        p = ngx_hex_dump(p, digest, sizeof(digest));
-        name.len = p - buf;
-    }
-
-    hash = ngx_http_mesh_limit_hash(&name, id);
 
     /* generation 0: a mesh count is never reset by apimctl */
 
     if (ngx_http_apim_limit_check_hashed(zone, &name, hash, 0,
-                                         &lim->plan.limit, st, &res)
+                                         &lim->plan.limit, st, &res,
+                                         mlcf->limit_headers
+                                         == NGX_HTTP_MESH_HEADERS_ALL)
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    /* a 429 always carries them; other answers with mesh_limit_headers all */
+
+    if (res.rejected == NGX_HTTP_APIM_LIMIT_PASSED
+        && mlcf->limit_headers == NGX_HTTP_MESH_HEADERS_REJECT)
+    {
+        return NGX_DECLINED;
     }
 
     if (ngx_http_apim_headers_set(r, NGX_HTTP_APIM_HEADERS_IETF, &lim->plan,
@@ -308,26 +372,45 @@ ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
 }
 
 
-/* the limiter's hash of the name, kept for the next request of the peer */
+/*
+ * "m:e:<service> <id>" (per=edge) or "m:s:<id>" (per=source); a name too
+ * long for the limiter is replaced by "m:h:" and its SHA-1.  The name is
+ * valid until the next call.
+ */
 
-static uint32_t
-ngx_http_mesh_limit_hash(ngx_str_t *name, ngx_str_t *id)
+static void
+ngx_http_mesh_limit_name(ngx_http_mesh_limit_t *lim, ngx_str_t *service,
+    ngx_str_t *id, ngx_str_t *name)
 {
-    ngx_uint_t                   slot;
-    ngx_http_mesh_limit_hash_t  *h;
+    u_char      digest[20];
+    u_char     *p;
+    ngx_sha1_t  sha1;
 
-    slot = ((uintptr_t) id->data >> 4) & (NGX_HTTP_MESH_LIMIT_HASHES - 1);
-    h = &ngx_http_mesh_limit_hashes[slot];
+    static u_char  buf[NGX_HTTP_MESH_LIMIT_BUF];
 
-    if (h->len != name->len
-        || ngx_memcmp(h->name, name->data, name->len) != 0)
-    {
-        h->hash = ngx_http_apim_limit_hash(name);
-        h->len = (u_short) name->len;
-        ngx_memcpy(h->name, name->data, name->len);
+    if (lim->per == NGX_HTTP_MESH_PER_SOURCE) {
+        p = ngx_cpymem(buf, "m:s:", 4);
+
+    } else {
+        p = ngx_cpymem(buf, "m:e:", 4);
+        p = ngx_cpymem(p, service->data, service->len);
+        *p++ = ' ';
     }
 
-    return h->hash;
+    p = ngx_cpymem(p, id->data, id->len);
+
+    name->data = buf;
+    name->len = p - buf;
+
+    if (name->len > NGX_HTTP_MESH_LIMIT_NAME_MAX) {
+        ngx_sha1_init(&sha1);
+        ngx_sha1_update(&sha1, buf, name->len);
+        ngx_sha1_final(digest, &sha1);
+
+        p = ngx_cpymem(buf, "m:h:", 4);
+        p = ngx_hex_dump(p, digest, sizeof(digest));
+        name->len = p - buf;
+    }
 }
 
 

@@ -34,13 +34,18 @@
 #define NGX_HTTP_MESH_EDGES_NONE  64        /* entries, a power of 2 */
 
 
-/* the store had no edge of the service at its write "txnid" */
+/*
+ * The store had no edge of the service at its write "txnid".  The service
+ * is the configuration's string: its address names it for the worker's
+ * life, so no name is compared (two locations of one service take two
+ * entries).
+ */
 
 typedef struct {
     MDB_env                      *env;
     size_t                        txnid;       /* 0: empty */
+    u_char                       *service;
     size_t                        len;
-    u_char                        service[NGX_MESH_SERVICE_MAX];
 } ngx_http_mesh_edges_none_t;
 
 
@@ -74,10 +79,10 @@ ngx_http_mesh_edges_none_known(ngx_apim_store_t *st, ngx_str_t *service)
 
     e = ngx_http_mesh_edges_none_slot(service);
 
-    return e->txnid
-           && e->env == st->env
+    return e->service == service->data
            && e->len == service->len
-           && ngx_memcmp(e->service, service->data, service->len) == 0
+           && e->env == st->env
+           && e->txnid
            && e->txnid == ngx_apim_store_last_txnid(st);
 }
 
@@ -85,11 +90,11 @@ ngx_http_mesh_edges_none_known(ngx_apim_store_t *st, ngx_str_t *service)
 static ngx_http_mesh_edges_none_t *
 ngx_http_mesh_edges_none_slot(ngx_str_t *service)
 {
-    ngx_uint_t  key;
+    ngx_uint_t  slot;
 
-    key = ngx_hash_key(service->data, service->len);
+    slot = ((uintptr_t) service->data >> 3) & (NGX_HTTP_MESH_EDGES_NONE - 1);
 
-    return &ngx_http_mesh_edges_none[key & (NGX_HTTP_MESH_EDGES_NONE - 1)];
+    return &ngx_http_mesh_edges_none[slot];
 }
 
 
@@ -209,8 +214,8 @@ ngx_http_mesh_edges_read(ngx_http_request_t *r, ngx_apim_store_t *st,
 
         e->env = st->env;
         e->txnid = ngx_apim_store_read_txnid(st);
+        e->service = service->data;
         e->len = service->len;
-        ngx_memcpy(e->service, service->data, service->len);
     }
 
     return NGX_OK;
@@ -232,6 +237,7 @@ ngx_http_mesh_edge_limit(ngx_http_request_t *r, ngx_mesh_edge_rec_t *rec,
 
     lim->per = (rec->per == NGX_MESH_EDGE_PER_SOURCE)
                ? NGX_HTTP_MESH_PER_SOURCE : NGX_HTTP_MESH_PER_EDGE;
+    lim->from_store = 1;
 
     if (ngx_http_mesh_limit_policy(r->pool, lim, rec->rate, rec->window,
                                    rec->burst)

@@ -41,11 +41,8 @@ typedef struct {
 } ngx_http_mesh_peer_cache_t;
 
 
-static ngx_http_mesh_peer_t *ngx_http_mesh_peer_check(ngx_http_request_t *r,
-    ngx_ssl_conn_t *ssl_conn);
 static ngx_int_t ngx_http_mesh_peer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_mesh_peer_handler(ngx_http_request_t *r);
 
 
 static ngx_http_mesh_peer_t  ngx_http_mesh_peer_none;
@@ -73,14 +70,11 @@ static ngx_http_variable_t  ngx_http_mesh_peer_vars[] = {
 
 
 ngx_http_mesh_peer_t *
-ngx_http_mesh_peer(ngx_http_request_t *r)
+ngx_http_mesh_peer(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf)
 {
     ngx_ssl_conn_t               *ssl_conn;
-    ngx_http_mesh_loc_conf_t     *mlcf;
     ngx_http_mesh_srv_conf_t     *mscf;
     ngx_http_mesh_peer_cache_t   *cache;
-
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
 
     if (mlcf->mtls == NGX_HTTP_MESH_MTLS_OFF
         || r->connection->ssl == NULL
@@ -108,10 +102,11 @@ ngx_http_mesh_peer(ngx_http_request_t *r)
  * the pool of the TCP connection the SSL object belongs to, which outlives
  * every request and HTTP/2 stream on it.  Certificates this worker
  * verified before for another connection are not verified again
- * (src/ngx_http_mesh_identity_cache.c).
+ * (src/ngx_http_mesh_identity_cache.c).  Not static: kept out of
+ * ngx_http_mesh_peer(), whose keep-alive path then saves no registers.
  */
 
-static ngx_http_mesh_peer_t *
+ngx_http_mesh_peer_t *
 ngx_http_mesh_peer_check(ngx_http_request_t *r, ngx_ssl_conn_t *ssl_conn)
 {
     u_char                       key[NGX_HTTP_MESH_SVID_KEY_LEN];
@@ -194,10 +189,13 @@ static ngx_int_t
 ngx_http_mesh_peer_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t             *s;
-    ngx_http_mesh_peer_t  *peer;
+    ngx_str_t                 *s;
+    ngx_http_mesh_peer_t      *peer;
+    ngx_http_mesh_loc_conf_t  *mlcf;
 
-    peer = ngx_http_mesh_peer(r);
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mesh_module);
+
+    peer = ngx_http_mesh_peer(r, mlcf);
     if (peer == NULL) {
         return NGX_ERROR;
     }
@@ -242,12 +240,14 @@ ngx_http_mesh_peer_variable(ngx_http_request_t *r,
 
 /*
  * mesh_mtls strict: a request without a verified SVID gets no further.
- * Where authorization is configured, its handler, which runs right after
- * this one and needs the peer too, checks it (ngx_http_mesh_peer_strict()),
- * so that the peer is looked up once a request.
+ * When any level configures authorization, this is not an access handler
+ * of its own: the authorization handler calls it for levels without
+ * authorization, and checks the peer itself (ngx_http_mesh_peer_strict())
+ * where it decides, so that one handler runs and the peer is looked up
+ * once a request.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_mesh_peer_handler(ngx_http_request_t *r)
 {
     ngx_http_mesh_peer_t      *peer;
@@ -261,7 +261,7 @@ ngx_http_mesh_peer_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    peer = ngx_http_mesh_peer(r);
+    peer = ngx_http_mesh_peer(r, mlcf);
     if (peer == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -342,6 +342,7 @@ ngx_http_mesh_peer_init(ngx_conf_t *cf)
 {
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_mesh_main_conf_t  *mmcf;
 
     /* the bundles are new: what was verified with the old ones is not */
 
@@ -355,6 +356,13 @@ ngx_http_mesh_peer_init(ngx_conf_t *cf)
                           "SSL_get_ex_new_index() failed");
             return NGX_ERROR;
         }
+    }
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mesh_module);
+
+    if (mmcf->requires_authz) {
+        /* the authorization handler calls ngx_http_mesh_peer_handler() */
+        return NGX_OK;
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);

@@ -39,7 +39,11 @@ typedef struct {
  * or plain HTTP: an unverified, empty peer
  */
 
-ngx_http_mesh_peer_t *ngx_http_mesh_peer(ngx_http_request_t *r);
+ngx_http_mesh_peer_t *ngx_http_mesh_peer(ngx_http_request_t *r,
+    ngx_http_mesh_loc_conf_t *mlcf);
+ngx_http_mesh_peer_t *ngx_http_mesh_peer_check(ngx_http_request_t *r,
+    ngx_ssl_conn_t *ssl_conn);
+ngx_int_t ngx_http_mesh_peer_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mesh_peer_strict(ngx_http_request_t *r,
     ngx_http_mesh_loc_conf_t *mlcf, ngx_http_mesh_peer_t *peer);
 

@@ -57,7 +57,7 @@ make_path($Pki);
 make_ca('ca');
 make_leaf('server', 'ca', 'DNS:localhost');
 
-for my $name (qw(web cart edge1 edge2 src1 src2 pool live1 live2 live3)) {
+for my $name (qw(web cart edge1 edge2 edge3 redir src1 src2 pool live1 live2 live3)) {
     make_leaf($name, 'ca', "URI:spiffe://td.test/ns/shop/sa/$name");
 }
 
@@ -151,11 +151,11 @@ my @r = map { [main::call('edge1', 'GET /a')] } 1 .. 3;
 
 Test::More::is(join(' ', map { $_->[0] } @r), '200 200 429',
                'edge1 to orders: two pass, the third is refused');
-Test::More::is($r[0][1]{'ratelimit-policy'}, '"rate";q=2;w=1',
-               'RateLimit-Policy');
-Test::More::is(join(' | ', map { $_->[1]{ratelimit} } @r),
-               '"rate";r=1;t=1 | "rate";r=0;t=1 | "rate";r=0;t=1',
-               'RateLimit');
+Test::More::is($r[2][1]{'ratelimit-policy'}, '"rate";q=2;w=1',
+               'RateLimit-Policy on the 429');
+Test::More::is(join(' | ', map { $_->[1]{ratelimit} // 'none' } @r),
+               'none | none | "rate";r=0;t=1',
+               'RateLimit on the 429 only (mesh_limit_headers reject)');
 Test::More::is($r[2][1]{'retry-after'}, '1', 'Retry-After');
 Test::More::is($r[1][1]{'retry-after'}, undef, 'no Retry-After on a 200');
 Test::More::is($r[2][1]{'content-type'}, 'application/problem+json',
@@ -261,7 +261,7 @@ my @r = map { [main::call('live1', 'GET /t')] } 1 .. 3;
 
 Test::More::is(join(' ', map { $_->[0] } @r), '200 200 429',
                'mesh limit: two pass, the third is refused');
-Test::More::is($r[0][1]{'ratelimit-policy'}, '"rate";q=1;w=60',
+Test::More::is($r[2][1]{'ratelimit-policy'}, '"rate";q=1;w=60',
                'RateLimit-Policy of the edge');
 Test::More::is($r[0][1]{'x-authz'}, 'allow config:1',
                'a limit edge decides nothing');
@@ -301,6 +301,7 @@ GET /t
         mesh_service ledger;
         mesh_allow *;
         mesh_limit * rate=100r/s;
+        mesh_limit_headers all;
         empty_gif;
     }
 --- init
@@ -353,3 +354,79 @@ Test::More::is(main::statuses('web', 'GET /t', 'GET /t'), '200 429',
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 7: mesh_limit_headers all: every answer of a limited call carries the RateLimit headers, as apim_headers ietf does for keys
+--- config
+    mesh_allow *;
+    mesh_limit spiffe://td.test/ns/shop/* rate=2r/s burst=1 per=edge;
+
+    location = /a {
+        mesh_service quotes;
+        mesh_limit_headers all;
+        empty_gif;
+    }
+--- init
+my @r = map { [main::call('edge3', 'GET /a')] } 1 .. 3;
+
+Test::More::is(join(' ', map { $_->[0] } @r), '200 200 429',
+               'two pass, the third is refused');
+Test::More::is(join(' | ', map { $_->[1]{'ratelimit-policy'} } @r),
+               join(' | ', ('"rate";q=2;w=1') x 3),
+               'RateLimit-Policy on every answer');
+Test::More::is(join(' | ', map { $_->[1]{ratelimit} } @r),
+               '"rate";r=1;t=1 | "rate";r=0;t=1 | "rate";r=0;t=1',
+               'RateLimit on every answer');
+Test::More::is($r[1][1]{'retry-after'}, undef, 'no Retry-After on a 200');
+--- request
+GET /a
+--- error_code: 403
+--- response_headers
+RateLimit-Policy:
+RateLimit:
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 8: an internal redirect is decided and counted once: $mesh_authz keeps the first verdict
+--- config
+    mesh_allow *;
+    mesh_limit spiffe://td.test/ns/shop/sa/redir rate=1r/m;
+
+    location = /r {
+        mesh_service hops;
+        try_files /nonexistent /inner;
+    }
+    location = /inner {
+        mesh_service hops;
+        add_header X-Authz $mesh_authz always;
+        empty_gif;
+    }
+--- init
+my @r = map { [main::call('redir', 'GET /r')] } 1 .. 2;
+
+Test::More::is(join(' ', map { $_->[0] } @r), '200 429',
+               'the first call passes both locations with one count');
+Test::More::is($r[0][1]{'x-authz'}, 'allow config:1',
+               '$mesh_authz after the redirect');
+--- request
+GET /r
+--- error_code: 403
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 9: mesh_limit_headers takes reject or all
+--- config
+    location = /a {
+        mesh_limit_headers some;
+        empty_gif;
+    }
+--- must_die
+--- error_log
+invalid value "some" in "mesh_limit_headers", it must be "reject" or "all"
