@@ -896,25 +896,6 @@ ngx_apim_store_used(ngx_apim_store_t *st)
 }
 
 
-/*
- * The id of the last committed write, read from the meta pages without a
- * transaction or a lock: while it stays the same, nothing in the store
- * changed.  0 when it cannot be read.
- */
-
-size_t
-ngx_apim_store_last_txnid(ngx_apim_store_t *st)
-{
-    MDB_envinfo  info;
-
-    if (mdb_env_info(st->env, &info) != MDB_SUCCESS) {
-        return 0;
-    }
-
-    return info.me_last_txnid;
-}
-
-
 /* the id of the snapshot the read transaction sees; 0 when not reading */
 
 size_t

@@ -118,11 +118,29 @@ int ngx_apim_store_check_readers(ngx_apim_store_t *st, int *dead);
 int ngx_apim_store_stat(ngx_apim_store_t *st, ngx_apim_db_e db,
     size_t *entries);
 size_t ngx_apim_store_used(ngx_apim_store_t *st);
-size_t ngx_apim_store_last_txnid(ngx_apim_store_t *st);
 size_t ngx_apim_store_read_txnid(ngx_apim_store_t *st);
 
 const char *ngx_apim_store_db_name(ngx_apim_db_e db);
 int ngx_apim_store_fail(ngx_apim_store_t *st, int rc, const char *fmt, ...);
+
+
+/*
+ * The id of the last committed write, read from the meta pages without a
+ * transaction or a lock: while it stays the same, nothing in the store
+ * changed.  0 when it cannot be read.  Inline: read on every request.
+ */
+
+static inline size_t
+ngx_apim_store_last_txnid(ngx_apim_store_t *st)
+{
+    MDB_envinfo  info;
+
+    if (mdb_env_info(st->env, &info) != MDB_SUCCESS) {
+        return 0;
+    }
+
+    return info.me_last_txnid;
+}
 
 
 #endif /* _NGX_APIM_STORE_H_INCLUDED_ */

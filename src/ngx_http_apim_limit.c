@@ -95,10 +95,6 @@ static ngx_http_apim_limit_node_t *ngx_http_apim_limit_create(
     uint32_t gen, ngx_apim_store_t *st);
 static ngx_int_t ngx_http_apim_limit_load(ngx_apim_store_t *st,
     ngx_str_t *name, uint32_t gen, ngx_apim_usage_rec_t *usage);
-static ngx_int_t ngx_http_apim_limit_account(ngx_shm_zone_t *zone,
-    ngx_str_t *name, uint32_t hash, uint32_t gen,
-    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
-    ngx_http_apim_limit_result_t *res, ngx_uint_t flags);
 static void ngx_http_apim_limit_window(ngx_http_apim_limit_t *limit,
     ngx_apim_usage_rec_t *u, int64_t now);
 static int ngx_http_apim_limit_write(ngx_apim_store_t *st, MDB_txn *txn,
@@ -221,30 +217,11 @@ ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res)
 {
-    return ngx_http_apim_limit_account(zone, name,
+    return ngx_http_apim_limit_count(zone, name,
                                        ngx_http_apim_limit_hash(name), gen,
                                        limit, st, res,
                                        NGX_HTTP_APIM_LIMIT_COUNT
                                        |NGX_HTTP_APIM_LIMIT_DETAIL);
-}
-
-
-/*
- * The same, with the name's hash the caller kept; without "detail", a
- * request that passes gets only res->rejected (no remaining, reset or used
- * figures: they are for headers the caller does not send)
- */
-
-ngx_int_t
-ngx_http_apim_limit_check_hashed(ngx_shm_zone_t *zone, ngx_str_t *name,
-    uint32_t hash, uint32_t gen, ngx_http_apim_limit_t *limit,
-    ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res,
-    ngx_uint_t detail)
-{
-    return ngx_http_apim_limit_account(zone, name, hash, gen, limit, st, res,
-                                       NGX_HTTP_APIM_LIMIT_COUNT
-                                       |(detail ? NGX_HTTP_APIM_LIMIT_DETAIL
-                                                : 0));
 }
 
 
@@ -262,15 +239,22 @@ ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res)
 {
-    return ngx_http_apim_limit_account(zone, name,
+    return ngx_http_apim_limit_count(zone, name,
                                        ngx_http_apim_limit_hash(name), gen,
                                        limit, st, res,
                                        NGX_HTTP_APIM_LIMIT_DETAIL);
 }
 
 
-static ngx_int_t
-ngx_http_apim_limit_account(ngx_shm_zone_t *zone, ngx_str_t *name,
+/*
+ * The same, with the name's hash the caller kept, and flags: COUNT counts
+ * a request that passes (else nothing is counted); DETAIL fills the
+ * remaining, reset and used figures even for a request that passes (they
+ * are for headers; a rejected request always gets them)
+ */
+
+ngx_int_t
+ngx_http_apim_limit_count(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t hash, uint32_t gen, ngx_http_apim_limit_t *limit,
     ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res,
     ngx_uint_t flags)

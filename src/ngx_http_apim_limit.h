@@ -51,10 +51,10 @@ ngx_shm_zone_t *ngx_http_apim_limit_zone(ngx_conf_t *cf, size_t size,
 ngx_int_t ngx_http_apim_limit_check(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res);
-ngx_int_t ngx_http_apim_limit_check_hashed(ngx_shm_zone_t *zone,
-    ngx_str_t *name, uint32_t hash, uint32_t gen,
-    ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
-    ngx_http_apim_limit_result_t *res, ngx_uint_t detail);
+ngx_int_t ngx_http_apim_limit_count(ngx_shm_zone_t *zone, ngx_str_t *name,
+    uint32_t hash, uint32_t gen, ngx_http_apim_limit_t *limit,
+    ngx_apim_store_t *st, ngx_http_apim_limit_result_t *res,
+    ngx_uint_t flags);
 uint32_t ngx_http_apim_limit_hash(ngx_str_t *name);
 ngx_int_t ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,

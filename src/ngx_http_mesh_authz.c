@@ -51,7 +51,9 @@ static ngx_http_mesh_limit_t *ngx_http_mesh_limit_find(ngx_array_t *limits,
     ngx_mesh_str_t *id);
 static ngx_int_t ngx_http_mesh_authz_set(ngx_http_request_t *r,
     ngx_http_mesh_loc_conf_t *mlcf, ngx_uint_t verdict, ngx_uint_t n,
-    int64_t edge, ngx_str_t *rule);
+    int64_t edge);
+static void ngx_http_mesh_authz_rule(ngx_http_request_t *r,
+    ngx_uint_t verdict, ngx_str_t *rule);
 static ngx_int_t ngx_http_mesh_forbidden(ngx_http_request_t *r,
     ngx_http_mesh_loc_conf_t *mlcf);
 static void ngx_http_mesh_audit(ngx_http_request_t *r,
@@ -257,6 +259,36 @@ ngx_http_mesh_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The value of a directive's one argument among cmd->post's names, or
+ * NGX_CONF_UNSET_UINT once the error, naming the directive, is logged
+ */
+
+ngx_uint_t
+ngx_http_mesh_conf_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    const char *choices)
+{
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            return e->value;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\", it must be %s",
+                       &value[1], &cmd->name, choices);
+
+    return NGX_CONF_UNSET_UINT;
+}
+
+
 /* mesh_default allow|deny|audit */
 
 char *
@@ -265,33 +297,18 @@ ngx_http_mesh_default_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_mesh_loc_conf_t  *mlcf = conf;
 
-    ngx_str_t                  *value;
-    ngx_conf_enum_t            *e;
     ngx_http_mesh_main_conf_t  *mmcf;
 
     if (mlcf->dflt != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
+    mlcf->dflt = ngx_http_mesh_conf_enum(cf, cmd,
+                                         "\"allow\", \"deny\" or \"audit\"");
 
-    for (e = cmd->post; e->name.len; e++) {
-        if (e->name.len == value[1].len
-            && ngx_strcmp(e->name.data, value[1].data) == 0)
-        {
-            break;
-        }
-    }
-
-    if (e->name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"%V\", it must be "
-                           "\"allow\", \"deny\" or \"audit\"", &value[1],
-                           &cmd->name);
+    if (mlcf->dflt == NGX_CONF_UNSET_UINT) {
         return NGX_CONF_ERROR;
     }
-
-    mlcf->dflt = e->value;
 
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mesh_module);
     mmcf->requires_authz = 1;
@@ -499,7 +516,7 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
 
     verdict = ngx_http_mesh_verdict(r, mlcf, &mid, &edges, &n, &edge);
 
-    if (ngx_http_mesh_authz_set(r, mlcf, verdict, n, edge, &rule) != NGX_OK) {
+    if (ngx_http_mesh_authz_set(r, mlcf, verdict, n, edge) != NGX_OK) {
         goto failed;
     }
 
@@ -507,6 +524,8 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
         if (reading) {
             ngx_apim_store_read_end(st);
         }
+
+        ngx_http_mesh_authz_rule(r, verdict, &rule);
 
         if (id.len) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -525,6 +544,7 @@ ngx_http_mesh_authz_handler(ngx_http_request_t *r)
     }
 
     if (verdict == NGX_HTTP_MESH_AUDIT) {
+        ngx_http_mesh_authz_rule(r, verdict, &rule);
         ngx_http_mesh_audit(r, mmcf, mlcf, &id, &rule);
     }
 
@@ -659,13 +679,13 @@ ngx_http_mesh_verdict(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf,
 
 /*
  * $mesh_authz, in the request's slot of the variable: "allow config:2",
- * "deny store:17", "audit default"; *rule gets what follows the verdict,
- * for the log.  Only a store edge's text is made per request.
+ * "deny store:17", "audit default".  Only a store edge's text is made per
+ * request.
  */
 
 static ngx_int_t
 ngx_http_mesh_authz_set(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf,
-    ngx_uint_t verdict, ngx_uint_t n, int64_t edge, ngx_str_t *rule)
+    ngx_uint_t verdict, ngx_uint_t n, int64_t edge)
 {
     u_char                     *p;
     ngx_str_t                  *text, s;
@@ -700,10 +720,22 @@ ngx_http_mesh_authz_set(ngx_http_request_t *r, ngx_http_mesh_loc_conf_t *mlcf,
     v->not_found = 0;
     v->data = text->data;
 
-    rule->data = text->data + ngx_http_mesh_verdicts[verdict].len;
-    rule->len = text->len - ngx_http_mesh_verdicts[verdict].len;
-
     return NGX_OK;
+}
+
+
+/* what follows the verdict in $mesh_authz, for the log: "config:2" */
+
+static void
+ngx_http_mesh_authz_rule(ngx_http_request_t *r, ngx_uint_t verdict,
+    ngx_str_t *rule)
+{
+    ngx_http_variable_value_t  *v;
+
+    v = &r->variables[ngx_http_mesh_authz_index];
+
+    rule->data = v->data + ngx_http_mesh_verdicts[verdict].len;
+    rule->len = v->len - ngx_http_mesh_verdicts[verdict].len;
 }
 
 

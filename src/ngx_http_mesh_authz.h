@@ -57,6 +57,8 @@ char *ngx_http_mesh_default_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_mesh_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_uint_t ngx_http_mesh_conf_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    const char *choices);
 char *ngx_http_mesh_limit_headers_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_mesh_authz_add_variables(ngx_conf_t *cf);

@@ -254,29 +254,15 @@ ngx_http_mesh_limit_headers_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_mesh_loc_conf_t  *mlcf = conf;
 
-    ngx_str_t        *value;
-    ngx_conf_enum_t  *e;
-
     if (mlcf->limit_headers != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
+    mlcf->limit_headers = ngx_http_mesh_conf_enum(cf, cmd,
+                                                  "\"reject\" or \"all\"");
 
-    for (e = cmd->post; e->name.len; e++) {
-        if (e->name.len == value[1].len
-            && ngx_strcmp(e->name.data, value[1].data) == 0)
-        {
-            mlcf->limit_headers = e->value;
-            return NGX_CONF_OK;
-        }
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid value \"%V\" in \"%V\", it must be "
-                       "\"reject\" or \"all\"", &value[1], &cmd->name);
-
-    return NGX_CONF_ERROR;
+    return (mlcf->limit_headers == NGX_CONF_UNSET_UINT) ? NGX_CONF_ERROR
+                                                         : NGX_CONF_OK;
 }
 
 
@@ -333,10 +319,13 @@ ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
 
     /* generation 0: a mesh count is never reset by apimctl */
 
-    if (ngx_http_apim_limit_check_hashed(zone, &name, hash, 0,
-                                         &lim->plan.limit, st, &res,
-                                         mlcf->limit_headers
-                                         == NGX_HTTP_MESH_HEADERS_ALL)
+    if (ngx_http_apim_limit_count(zone, &name, hash, 0, &lim->plan.limit, st,
+                                  &res,
+                                  (mlcf->limit_headers
+                                   == NGX_HTTP_MESH_HEADERS_ALL)
+                                  ? NGX_HTTP_APIM_LIMIT_COUNT
+                                    |NGX_HTTP_APIM_LIMIT_DETAIL
+                                  : NGX_HTTP_APIM_LIMIT_COUNT)
         != NGX_OK)
     {
         return NGX_ERROR;

@@ -222,26 +222,3 @@ ngx_mesh_spiffe_check_pattern(const ngx_mesh_str_t *pattern)
     return ngx_mesh_spiffe_parse(&base, &id);
 }
 
-
-int
-ngx_mesh_spiffe_match(const ngx_mesh_str_t *pattern, const ngx_mesh_str_t *id)
-{
-    size_t  n;
-
-    if (id->len == 0) {
-        return 0;
-    }
-
-    n = pattern->len;
-
-    if (n == 1 && pattern->data[0] == '*') {
-        return 1;
-    }
-
-    if (n >= 2 && pattern->data[n - 1] == '*' && pattern->data[n - 2] == '/') {
-        n--;
-        return id->len > n && memcmp(id->data, pattern->data, n) == 0;
-    }
-
-    return id->len == n && memcmp(id->data, pattern->data, n) == 0;
-}

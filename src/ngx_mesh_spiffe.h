@@ -17,6 +17,7 @@
 
 
 #include <stddef.h>
+#include <string.h>
 
 
 #define NGX_MESH_SPIFFE_SCHEME      "spiffe://"
@@ -52,10 +53,31 @@ const char *ngx_mesh_spiffe_check_pattern(const ngx_mesh_str_t *pattern);
  * prefix itself); any other pattern matches only the same ID, byte for
  * byte.  An empty ID matches nothing.  The ID must have passed
  * ngx_mesh_spiffe_parse() and the pattern ngx_mesh_spiffe_check_pattern().
+ * Inline: the authorization handler runs it for every rule it tries.
  */
 
-int ngx_mesh_spiffe_match(const ngx_mesh_str_t *pattern,
-    const ngx_mesh_str_t *id);
+static inline int
+ngx_mesh_spiffe_match(const ngx_mesh_str_t *pattern, const ngx_mesh_str_t *id)
+{
+    size_t  n;
+
+    if (id->len == 0) {
+        return 0;
+    }
+
+    n = pattern->len;
+
+    if (n == 1 && pattern->data[0] == '*') {
+        return 1;
+    }
+
+    if (n >= 2 && pattern->data[n - 1] == '*' && pattern->data[n - 2] == '/') {
+        n--;
+        return id->len > n && memcmp(id->data, pattern->data, n) == 0;
+    }
+
+    return id->len == n && memcmp(id->data, pattern->data, n) == 0;
+}
 
 
 #endif /* _NGX_MESH_SPIFFE_H_INCLUDED_ */

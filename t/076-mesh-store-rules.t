@@ -103,6 +103,20 @@ add_block_preprocessor(sub {
         if defined $block->config;
 });
 
+# an edge record nothing can decode, written behind apimctl's back; its id
+# is far from those apimctl hands out, as the blocks run in any order
+
+sub damaged_edge {
+    my ($service, $id) = @_;
+
+    my $in = File::Temp->new;
+    print $in "e:$service\\00$id\njunk\n";
+    close $in;
+
+    system('mdb_load', '-s', 'policies', '-T', '-f', $in->filename, $Store) == 0
+        or die "mdb_load failed\n";
+}
+
 END {
     remove_tree($Pki, $Store) if $ENV{TEST_NGINX_RANDOMIZE};
 }
@@ -281,12 +295,7 @@ X-Authz: deny default
         empty_gif;
     }
 --- init
-my $in = File::Temp->new;
-print $in "e:broken\\009000000001\njunk\n";
-close $in;
-
-system('mdb_load', '-s', 'policies', '-T', '-f', $in->filename, $main::Store) == 0
-    or die "mdb_load failed\n";
+main::damaged_edge('broken', '9000000001');
 
 main::both('web', 'GET /t', 503, 'deny store-error');
 main::both('web', 'GET /ok', 200, 'allow config:1');
@@ -318,12 +327,7 @@ X-Authz: deny store-error
         empty_gif;
     }
 --- init
-my $in = File::Temp->new;
-print $in "e:gone\\009000000002\njunk\n";
-close $in;
-
-system('mdb_load', '-s', 'policies', '-T', '-f', $in->filename, $main::Store) == 0
-    or die "mdb_load failed\n";
+main::damaged_edge('gone', '9000000002');
 
 main::both('web', 'GET /t', 503, 'deny store-error');
 
