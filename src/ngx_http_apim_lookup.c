@@ -14,7 +14,9 @@
  * committed since (one lock-free read of LMDB's meta page), the same key
  * gets the same answer without a read transaction.  Any write (a key
  * revoked, a consumer deleted, a count flushed) makes every entry stale,
- * so a change is still seen on the next request.
+ * so a change is still seen on the next request.  The table is two-way
+ * set-associative: a thousand keys in use fit in it nearly all (direct
+ * mapped, a third of them would keep evicting one another).
  */
 
 
@@ -28,7 +30,8 @@
 #include "ngx_http_apim_lookup.h"
 
 
-#define NGX_HTTP_APIM_LOOKUP_CACHE       1024      /* entries, a power of 2 */
+#define NGX_HTTP_APIM_LOOKUP_SETS        2048      /* a power of 2 */
+#define NGX_HTTP_APIM_LOOKUP_WAYS        2
 #define NGX_HTTP_APIM_LOOKUP_CACHE_DATA  192       /* bytes of strings */
 
 
@@ -40,6 +43,7 @@ typedef struct {
     int64_t                   not_before;
     int64_t                   expires_at;
     uint32_t                  usage_gen;
+    u_short                   older;       /* in way 0: the way to reuse */
     u_short                   key_id;      /* lengths of the strings */
     u_short                   consumer;
     u_short                   consumer_id;
@@ -59,7 +63,8 @@ static u_char *ngx_http_apim_lookup_dup(ngx_pool_t *pool, u_char *src,
 
 /* per worker, in static memory: nothing is allocated for it */
 static ngx_http_apim_lookup_cache_t
-    ngx_http_apim_lookup_cache[NGX_HTTP_APIM_LOOKUP_CACHE];
+    ngx_http_apim_lookup_cache[NGX_HTTP_APIM_LOOKUP_SETS
+                               * NGX_HTTP_APIM_LOOKUP_WAYS];
 
 
 /*
@@ -83,7 +88,7 @@ ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
     ngx_apim_store_t              *st;
     ngx_apim_key_rec_t             rec;
     ngx_apim_consumer_rec_t        consumer;
-    ngx_http_apim_lookup_cache_t  *e;
+    ngx_http_apim_lookup_cache_t  *e, *set;
 
     ngx_memzero(lk, sizeof(ngx_http_apim_lookup_t));
 
@@ -102,13 +107,24 @@ ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
     }
 
     ngx_memcpy(&slot, hash, sizeof(uint32_t));
-    e = &ngx_http_apim_lookup_cache[slot & (NGX_HTTP_APIM_LOOKUP_CACHE - 1)];
+    set = &ngx_http_apim_lookup_cache[(slot & (NGX_HTTP_APIM_LOOKUP_SETS - 1))
+                                      * NGX_HTTP_APIM_LOOKUP_WAYS];
 
-    if (e->txnid
-        && e->txnid == ngx_apim_store_last_txnid(st)
-        && e->plans == plans
-        && ngx_memcmp(e->hash, hash, NGX_APIM_HASH_LEN) == 0)
-    {
+    for (e = set; e < set + NGX_HTTP_APIM_LOOKUP_WAYS; e++) {
+
+        if (e->txnid == 0
+            || ngx_memcmp(e->hash, hash, NGX_APIM_HASH_LEN) != 0)
+        {
+            continue;
+        }
+
+        if (e->txnid != ngx_apim_store_last_txnid(st) || e->plans != plans) {
+            break;
+        }
+
+        /* the other way is now the one used less recently */
+        set->older = (e == set) ? 1 : 0;
+
         rc = ngx_http_apim_lookup_cached(r, e, lk);
 
         if (rc != NGX_DECLINED) {
@@ -118,7 +134,16 @@ ngx_http_apim_lookup(ngx_http_request_t *r, ngx_apim_hmac_t *hmac,
         /* no longer valid by time: the store says why */
 
         ngx_memzero(lk, sizeof(ngx_http_apim_lookup_t));
+        break;
     }
+
+    /* where the answer will be remembered: the key's own way, else the older */
+
+    if (e == set + NGX_HTTP_APIM_LOOKUP_WAYS) {
+        e = set + set->older;
+    }
+
+    set->older = (e == set) ? 1 : 0;
 
     if (ngx_apim_store_read_begin(st) != NGX_APIM_STORE_OK) {
         ngx_http_apim_store_error(r->connection->log, st);
