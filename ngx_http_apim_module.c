@@ -47,9 +47,6 @@
 #define NGX_HTTP_APIM_ZONE_SIZE       (16 * 1024 * 1024)
 #define NGX_HTTP_APIM_FLUSH           1000
 
-#define NGX_HTTP_APIM_QUOTA_TYPE                                             \
-    "https://iana.org/assignments/http-problem-types#quota-exceeded"
-
 
 typedef struct {
     ngx_http_apim_store_conf_t    store;
@@ -679,62 +676,36 @@ static ngx_int_t
 ngx_http_apim_reject_limit(ngx_http_request_t *r, ngx_http_apim_ctx_t *ctx,
     ngx_http_apim_plan_t *plan, ngx_http_apim_limit_result_t *res)
 {
-    u_char                   *p;
-    ngx_str_t                *policy;
-    ngx_http_apim_problem_t   pr;
-
-    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
-
-    pr.status = NGX_HTTP_TOO_MANY_REQUESTS;
-    ngx_str_set(&pr.type, NGX_HTTP_APIM_QUOTA_TYPE);
-    ngx_str_set(&pr.title, "Too Many Requests");
-
-    pr.violated = ngx_array_create(r->pool, 1, sizeof(ngx_str_t));
-    if (pr.violated == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    policy = ngx_array_push(pr.violated);
-    if (policy == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    u_char     *p;
+    char       *policy;
+    ngx_str_t   detail;
 
     p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 256);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    pr.detail.data = p;
+    detail.data = p;
 
     if (res->rejected == NGX_HTTP_APIM_LIMIT_RATE) {
         ctx->status = NGX_HTTP_APIM_RATE_LIMITED;
-        ngx_str_set(policy, "rate");
+        policy = "rate";
         p = ngx_sprintf(p, "The rate limit of plan \"%V\" is exceeded; "
                         "retry in %L s.", &plan->name, res->retry_after);
 
     } else {
         ctx->status = NGX_HTTP_APIM_QUOTA_EXCEEDED;
-        ngx_str_set(policy, "quota");
+        policy = "quota";
         p = ngx_sprintf(p, "The quota of plan \"%V\" is used up; "
                         "it is restored in %L s.", &plan->name,
                         res->retry_after);
     }
 
-    pr.detail.len = p - pr.detail.data;
+    detail.len = p - detail.data;
 
-    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_apim_header_out(r, "Retry-After", p,
-                                 ngx_sprintf(p, "%L", res->retry_after) - p)
-        == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_apim_finalize(r, ngx_http_apim_problem_send(r, &pr));
+    return ngx_http_apim_finalize(r, ngx_http_apim_problem_limit(r, policy,
+                                                     &detail,
+                                                     res->retry_after));
 }
 
 

@@ -141,3 +141,52 @@ ngx_http_apim_problem_store(ngx_http_request_t *r)
     return ngx_http_apim_problem_send(r, &pr);
 }
 
+
+/*
+ * A limit refuses the request: 429 with Retry-After, the policy named in
+ * "violated-policies" ("rate" or "quota"), and the caller's detail; for
+ * the caller to finalize with
+ */
+
+ngx_int_t
+ngx_http_apim_problem_limit(ngx_http_request_t *r, char *policy,
+    ngx_str_t *detail, int64_t retry_after)
+{
+    u_char                   *p;
+    ngx_str_t                *violated;
+    ngx_http_apim_problem_t   pr;
+
+    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
+
+    pr.status = NGX_HTTP_TOO_MANY_REQUESTS;
+    ngx_str_set(&pr.type, NGX_HTTP_APIM_PROBLEM_QUOTA);
+    ngx_str_set(&pr.title, "Too Many Requests");
+    pr.detail = *detail;
+
+    pr.violated = ngx_array_create(r->pool, 1, sizeof(ngx_str_t));
+    if (pr.violated == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    violated = ngx_array_push(pr.violated);
+    if (violated == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    violated->data = (u_char *) policy;
+    violated->len = ngx_strlen(policy);
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_apim_header_out(r, "Retry-After", p,
+                                 ngx_sprintf(p, "%L", retry_after) - p)
+        == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_apim_problem_send(r, &pr);
+}

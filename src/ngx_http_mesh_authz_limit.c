@@ -40,9 +40,6 @@
 
 #define NGX_HTTP_MESH_LIMIT_NAMES      64       /* a power of 2 */
 
-#define NGX_HTTP_MESH_QUOTA_TYPE                                             \
-    "https://iana.org/assignments/http-problem-types#quota-exceeded"
-
 
 /*
  * A limiter name and its hash, kept for the next requests of the same
@@ -409,34 +406,15 @@ static ngx_int_t
 ngx_http_mesh_limit_reject(ngx_http_request_t *r, ngx_http_mesh_limit_t *lim,
     ngx_str_t *service, ngx_http_apim_limit_result_t *res)
 {
-    u_char                   *p;
-    ngx_str_t                *policy;
-    ngx_http_apim_problem_t   pr;
-
-    ngx_memzero(&pr, sizeof(ngx_http_apim_problem_t));
-
-    pr.status = NGX_HTTP_TOO_MANY_REQUESTS;
-    ngx_str_set(&pr.type, NGX_HTTP_MESH_QUOTA_TYPE);
-    ngx_str_set(&pr.title, "Too Many Requests");
-
-    pr.violated = ngx_array_create(r->pool, 1, sizeof(ngx_str_t));
-    if (pr.violated == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    policy = ngx_array_push(pr.violated);
-    if (policy == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_str_set(policy, "rate");
+    u_char     *p;
+    ngx_str_t   detail;
 
     p = ngx_pnalloc(r->pool, 2 * NGX_INT64_LEN + 128 + service->len);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    pr.detail.data = p;
+    detail.data = p;
 
     if (lim->per == NGX_HTTP_MESH_PER_SOURCE || service->len == 0) {
         p = ngx_sprintf(p, "The caller's rate limit is exceeded; "
@@ -448,19 +426,7 @@ ngx_http_mesh_limit_reject(ngx_http_request_t *r, ngx_http_mesh_limit_t *lim,
                         res->retry_after);
     }
 
-    pr.detail.len = p - pr.detail.data;
+    detail.len = p - detail.data;
 
-    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_apim_header_out(r, "Retry-After", p,
-                                 ngx_sprintf(p, "%L", res->retry_after) - p)
-        == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_apim_problem_send(r, &pr);
+    return ngx_http_apim_problem_limit(r, "rate", &detail, res->retry_after);
 }
