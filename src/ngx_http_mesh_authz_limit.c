@@ -237,12 +237,6 @@ ngx_http_mesh_limit_policy(ngx_pool_t *pool, ngx_http_mesh_limit_t *lim,
 }
 
 
-/*
- * Counts the request: NGX_DECLINED when it passes (with its RateLimit
- * headers set), NGX_DONE when a 429 was sent, NGX_ERROR when the limiter
- * or the store cannot count (logged there).
- */
-
 /* mesh_limit_headers reject|all */
 
 char *
@@ -263,6 +257,13 @@ ngx_http_mesh_limit_headers_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * Counts the request: NGX_DECLINED when it passes (with its RateLimit
+ * headers set under "mesh_limit_headers all"), NGX_DONE when a 429 was
+ * sent, NGX_ERROR when the limiter or the store cannot count (logged
+ * there).
+ */
+
 ngx_int_t
 ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
     ngx_http_mesh_limit_t *lim, ngx_http_mesh_loc_conf_t *mlcf, ngx_str_t *id,
@@ -282,8 +283,8 @@ ngx_http_mesh_limit_check(ngx_http_request_t *r, ngx_shm_zone_t *zone,
     }
 
     c = r->connection;
-    slot = (c->number ^ ((uintptr_t) lim >> 4)) & (NGX_HTTP_MESH_LIMIT_NAMES - 1);
-    n = &ngx_http_mesh_limit_names[slot];
+    slot = c->number ^ ((uintptr_t) lim >> 4);
+    n = &ngx_http_mesh_limit_names[slot & (NGX_HTTP_MESH_LIMIT_NAMES - 1)];
 
     if (n->len
         && n->conn == c->number
