@@ -13,9 +13,9 @@
  * seen (in the caller's read transaction, or in one of its own), and
  * again when the caller's generation differs from the state's (its usage
  * was reset or restored outside nginx: src/ngx_apim_usage.c); dirty
- * states are written back in batches by one worker on a timer and by
- * every worker as it exits, so counts survive reloads and restarts
- * without a write transaction per request.
+ * states are written back by one worker on a timer and by every worker as
+ * it exits (src/ngx_http_apim_limit_flush.c), so counts survive reloads
+ * and restarts without a write transaction per request.
  */
 
 
@@ -26,70 +26,20 @@
 #include "ngx_apim_record.h"
 #include "ngx_http_apim_store.h"
 #include "ngx_http_apim_limit.h"
+#include "ngx_http_apim_limit_zone.h"
 
 
 #define NGX_HTTP_APIM_LIMIT_NAME_MAX   256
-#define NGX_HTTP_APIM_LIMIT_BATCH      512
 #define NGX_HTTP_APIM_LIMIT_EVICT      8
 
 /* a bucket of the index for every this many bytes of the zone */
 #define NGX_HTTP_APIM_LIMIT_BUCKET     256
 
 
-typedef struct ngx_http_apim_limit_node_s  ngx_http_apim_limit_node_t;
-
-struct ngx_http_apim_limit_node_s {
-    ngx_http_apim_limit_node_t    *next;      /* in its bucket */
-    uint32_t                       hash;      /* crc32 of the name */
-    ngx_queue_t                    lru;
-    ngx_queue_t                    dirty;
-    ngx_apim_usage_rec_t           usage;
-    unsigned                       is_dirty:1;
-    u_short                        len;
-    u_char                         name[1];
-};
-
-
-/*
- * The states are found through a hash table, not a tree: with a million
- * keys in use a tree walk is some twenty cache misses, a bucket one or two.
- */
-
-typedef struct {
-    ngx_http_apim_limit_node_t   **buckets;
-    ngx_uint_t                     mask;      /* buckets - 1 */
-    ngx_queue_t                    lru;
-    ngx_queue_t                    dirty;
-    ngx_uint_t                     full;      /* the last flush found the
-                                                 store full */
-} ngx_http_apim_limit_sh_t;
-
-
-typedef struct {
-    ngx_http_apim_limit_sh_t      *sh;
-    ngx_slab_pool_t               *shpool;
-} ngx_http_apim_limit_ctx_t;
-
-
-typedef struct {
-    u_short                        len;
-    u_char                         name[NGX_HTTP_APIM_LIMIT_NAME_MAX];
-    ngx_apim_usage_rec_t           usage;
-} ngx_http_apim_limit_entry_t;
-
-
-typedef struct {
-    ngx_http_apim_limit_entry_t   *entries;
-    ngx_uint_t                     n;
-} ngx_http_apim_limit_batch_t;
-
-
 static ngx_int_t ngx_http_apim_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_apim_limit_unlink(ngx_http_apim_limit_ctx_t *ctx,
     ngx_http_apim_limit_node_t *node);
-static ngx_http_apim_limit_node_t *ngx_http_apim_limit_lookup(
-    ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name, uint32_t hash);
 static ngx_http_apim_limit_node_t *ngx_http_apim_limit_create(
     ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name, uint32_t hash,
     uint32_t gen, ngx_apim_store_t *st);
@@ -97,17 +47,6 @@ static ngx_int_t ngx_http_apim_limit_load(ngx_apim_store_t *st,
     ngx_str_t *name, uint32_t gen, ngx_apim_usage_rec_t *usage);
 static void ngx_http_apim_limit_window(ngx_http_apim_limit_t *limit,
     ngx_apim_usage_rec_t *u, int64_t now);
-static int ngx_http_apim_limit_write(ngx_apim_store_t *st, MDB_txn *txn,
-    void *data);
-static void ngx_http_apim_limit_redirty(ngx_http_apim_limit_ctx_t *ctx,
-    ngx_http_apim_limit_batch_t *batch, ngx_uint_t full);
-static void ngx_http_apim_limit_flush_handler(ngx_event_t *ev);
-
-
-static ngx_http_apim_limit_entry_t  *ngx_http_apim_limit_entries;
-static ngx_pool_t                   *ngx_http_apim_limit_entries_pool;
-static ngx_event_t                   ngx_http_apim_limit_flush_ev;
-static ngx_msec_t                    ngx_http_apim_limit_flush_interval;
 
 
 ngx_shm_zone_t *
@@ -459,7 +398,7 @@ ngx_http_apim_limit_window(ngx_http_apim_limit_t *limit,
 }
 
 
-static ngx_http_apim_limit_node_t *
+ngx_http_apim_limit_node_t *
 ngx_http_apim_limit_lookup(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
     uint32_t hash)
 {
@@ -533,7 +472,9 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
             prev = ngx_queue_prev(q);
             old = ngx_queue_data(q, ngx_http_apim_limit_node_t, lru);
 
-            if (!old->is_dirty) {
+            /* neither dirty nor in a round not yet written */
+
+            if (!old->is_dirty && old->round <= ctx->sh->written) {
                 ngx_queue_remove(&old->lru);
                 ngx_http_apim_limit_unlink(ctx, old);
                 ngx_slab_free_locked(ctx->shpool, old);
@@ -552,6 +493,7 @@ ngx_http_apim_limit_create(ngx_http_apim_limit_ctx_t *ctx, ngx_str_t *name,
     }
 
     node->hash = hash;
+    node->round = 0;
     node->usage = usage;
     node->is_dirty = 0;
     node->len = (u_short) name->len;
@@ -612,218 +554,4 @@ ngx_http_apim_limit_load(ngx_apim_store_t *st, ngx_str_t *name, uint32_t gen,
     }
 
     return (rc == NGX_APIM_STORE_OK) ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Writes dirty states to the store, a batch a transaction: at most
- * "batches" of them (0: until none is left), so that the timer never holds
- * the event loop for long; NGX_AGAIN when some are left.  A batch that
- * cannot be written is marked dirty again.
- */
-
-ngx_int_t
-ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log,
-    ngx_uint_t batches)
-{
-    ngx_queue_t                  *q;
-    ngx_apim_store_t             *st;
-    ngx_http_apim_limit_ctx_t    *ctx;
-    ngx_http_apim_limit_node_t   *node;
-    ngx_http_apim_limit_entry_t  *e;
-    ngx_http_apim_limit_batch_t   batch;
-
-    int                           rc;
-    ngx_uint_t                    n;
-
-    ctx = zone->data;
-
-    if (ctx->sh == NULL) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_apim_limit_entries_pool != ngx_cycle->pool) {
-
-        /* once a cycle, freed with it */
-
-        ngx_http_apim_limit_entries_pool = ngx_cycle->pool;
-        ngx_http_apim_limit_entries = ngx_palloc(ngx_cycle->pool,
-                                        NGX_HTTP_APIM_LIMIT_BATCH
-                                        * sizeof(ngx_http_apim_limit_entry_t));
-        if (ngx_http_apim_limit_entries == NULL) {
-            ngx_http_apim_limit_entries_pool = NULL;
-            return NGX_ERROR;
-        }
-    }
-
-    batch.entries = ngx_http_apim_limit_entries;
-
-    for (n = 0; /* void */; n++) {
-
-        if (batches && n == batches) {
-            return ngx_queue_empty(&ctx->sh->dirty) ? NGX_OK : NGX_AGAIN;
-        }
-
-        batch.n = 0;
-
-        ngx_shmtx_lock(&ctx->shpool->mutex);
-
-        while (!ngx_queue_empty(&ctx->sh->dirty)
-               && batch.n < NGX_HTTP_APIM_LIMIT_BATCH)
-        {
-            q = ngx_queue_head(&ctx->sh->dirty);
-            node = ngx_queue_data(q, ngx_http_apim_limit_node_t, dirty);
-
-            ngx_queue_remove(q);
-            node->is_dirty = 0;
-
-            e = &batch.entries[batch.n++];
-            e->len = node->len;
-            ngx_memcpy(e->name, node->name, node->len);
-            e->usage = node->usage;
-        }
-
-        ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-        if (batch.n == 0) {
-            return NGX_OK;
-        }
-
-        st = ngx_http_apim_store();
-
-        rc = (st == NULL)
-             ? NGX_APIM_STORE_ERROR
-             : ngx_apim_store_write(st, ngx_http_apim_limit_write, &batch);
-
-        if (rc != NGX_APIM_STORE_OK) {
-            if (st) {
-                ngx_http_apim_store_error(log, st);
-            }
-
-            ngx_http_apim_limit_redirty(ctx, &batch,
-                                        rc == NGX_APIM_STORE_FULL);
-            return NGX_ERROR;
-        }
-
-        if (ctx->sh->full) {
-            ngx_shmtx_lock(&ctx->shpool->mutex);
-            ctx->sh->full = 0;
-            ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-            ngx_http_apim_store_ok();
-        }
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "apim limit: flushed %ui states", batch.n);
-    }
-}
-
-
-static int
-ngx_http_apim_limit_write(ngx_apim_store_t *st, MDB_txn *txn, void *data)
-{
-    ngx_http_apim_limit_batch_t  *batch = data;
-
-    int                           rc;
-    u_char                        buf[NGX_APIM_USAGE_LEN];
-    ngx_uint_t                    i;
-    ngx_http_apim_limit_entry_t  *e;
-
-    for (i = 0; i < batch->n; i++) {
-        e = &batch->entries[i];
-
-        ngx_apim_usage_rec_encode(&e->usage, buf);
-
-        rc = ngx_apim_store_txn_put(st, txn, NGX_APIM_DB_COUNTERS, e->name,
-                                    e->len, buf, NGX_APIM_USAGE_LEN, 0);
-        if (rc != NGX_APIM_STORE_OK) {
-            return rc;
-        }
-    }
-
-    return NGX_APIM_STORE_OK;
-}
-
-
-static void
-ngx_http_apim_limit_redirty(ngx_http_apim_limit_ctx_t *ctx,
-    ngx_http_apim_limit_batch_t *batch, ngx_uint_t full)
-{
-    uint32_t                      hash;
-    ngx_str_t                     name;
-    ngx_uint_t                    i;
-    ngx_http_apim_limit_node_t   *node;
-    ngx_http_apim_limit_entry_t  *e;
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    for (i = 0; i < batch->n; i++) {
-        e = &batch->entries[i];
-
-        name.data = e->name;
-        name.len = e->len;
-        hash = ngx_http_apim_limit_hash(&name);
-
-        node = ngx_http_apim_limit_lookup(ctx, &name, hash);
-
-        if (node && !node->is_dirty) {
-            node->is_dirty = 1;
-            ngx_queue_insert_tail(&ctx->sh->dirty, &node->dirty);
-        }
-    }
-
-    if (full) {
-        ctx->sh->full = 1;
-    }
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-}
-
-
-/* one worker writes the states back on a timer */
-
-void
-ngx_http_apim_limit_start_flush(ngx_cycle_t *cycle, ngx_shm_zone_t *zone,
-    ngx_msec_t interval)
-{
-    ngx_event_t  *ev;
-
-    if (ngx_worker != 0 || ngx_process == NGX_PROCESS_HELPER) {
-        return;
-    }
-
-    ev = &ngx_http_apim_limit_flush_ev;
-
-    if (ev->timer_set) {
-        return;
-    }
-
-    ngx_http_apim_limit_flush_interval = interval;
-
-    ev->handler = ngx_http_apim_limit_flush_handler;
-    ev->log = cycle->log;
-    ev->data = zone;
-    ev->cancelable = 1;
-
-    ngx_add_timer(ev, interval);
-}
-
-
-/*
- * One batch a turn of the event loop: with many keys in use, a flush is
- * spread over many short transactions instead of one that stalls every
- * connection of this worker.
- */
-
-static void
-ngx_http_apim_limit_flush_handler(ngx_event_t *ev)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_apim_limit_flush(ev->data, ev->log, 1);
-
-    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(ev, (rc == NGX_AGAIN) ? 1
-                                            : ngx_http_apim_limit_flush_interval);
-    }
 }

@@ -60,7 +60,7 @@ ngx_int_t ngx_http_apim_limit_peek(ngx_shm_zone_t *zone, ngx_str_t *name,
     uint32_t gen, ngx_http_apim_limit_t *limit, ngx_apim_store_t *st,
     ngx_http_apim_limit_result_t *res);
 ngx_int_t ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log,
-    ngx_uint_t batches);
+    ngx_uint_t steps);
 void ngx_http_apim_limit_start_flush(ngx_cycle_t *cycle, ngx_shm_zone_t *zone,
     ngx_msec_t interval);
 

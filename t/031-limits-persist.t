@@ -74,10 +74,28 @@ for my $key (qw(keep-key-0001 slow-key-0001 flush-key-0001)) {
     $Id{$key} = apimctl('key', 'import', '--consumer', 'alice', @plan, $key);
 }
 
+# 600 keys of a quota of 2, for TEST 4
+
+our @Pair = map { sprintf 'pair-key-%04d', $_ } 1 .. 600;
+
+apimctl('consumer', 'add', 'bob', '--plan', 'pair');
+
+{
+    my $file = server_root() . '.pair-keys';
+
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh map { "$_\n" } @Pair;
+    close $fh;
+
+    apimctl('key', 'import-file', '--consumer', 'bob', $file);
+    unlink $file;
+}
+
 our $HttpConfig = <<'_EOC_';
     apim_store $TEST_NGINX_SERVER_ROOT.store-persist;
     apim_plan keep quota=10/day quota_window=rolling;
     apim_plan slow rate=1r/m;
+    apim_plan pair quota=2/day;
 _EOC_
 
 add_block_preprocessor(sub {
@@ -180,4 +198,83 @@ X-API-Key: flush-key-0001
 RateLimit: "quota";r=6;t=(86400|8639\d)
 --- no_error_log
 [error]
+[alert]
+
+
+
+=== TEST 4: a zone too small for the keys in use: states evicted and read back lose nothing
+The smallest zone (32k) holds the states of some two hundred keys; 600
+keys are used in turn, so every key's state is evicted before its next
+request and read back from the store: each key gets its 2 requests and
+not one more.
+--- http_config
+    apim_store $TEST_NGINX_SERVER_ROOT.store-persist zone=32k flush=10ms;
+    apim_plan pair quota=2/day;
+--- config
+    location = /t {
+        apim_key;
+        empty_gif;
+    }
+--- init
+for my $pass (1 .. 3) {
+    my %status;
+
+    $status{ main::get('/t', "X-API-Key: $_") }++ for @main::Pair;
+
+    my $want = $pass < 3 ? 200 : 429;
+
+    Test::More::is(join(' ', %status), "$want 600",
+                   "pass $pass: every key answered $want");
+}
+--- request
+GET /t
+--- more_headers
+X-API-Key: pair-key-0001
+--- error_code: 429
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: a zone too small for the states not yet written: 503, logged once, nothing counted in memory alone
+With no flush in the test's time, no state can be written and so none
+can be evicted: once the 32k zone holds all it can (some two hundred
+states), each new key's request gets 503 and nothing is counted for it.
+The plan has no quota here: TEST 4 spent those of these keys.
+--- http_config
+    apim_store $TEST_NGINX_SERVER_ROOT.store-persist zone=32k flush=1h;
+    apim_plan pair rate=1000r/s;
+--- config
+    location = /t {
+        apim_key;
+        empty_gif;
+    }
+--- init
+my @status = map { main::get('/t', "X-API-Key: $_") } @main::Pair;
+my $passed = grep { $_ == 200 } @status;
+
+Test::More::ok($passed > 100 && $passed < 300, "the zone held $passed keys");
+Test::More::is(join(' ', @status[0 .. $passed - 1]), join(' ', (200) x $passed),
+               'the first keys passed');
+Test::More::is(join(' ', @status[$passed .. $#status]),
+               join(' ', (503) x (600 - $passed)), 'the others got 503');
+
+my $log = do { local (@ARGV, $/) = (server_root() . '/logs/error.log'); <> };
+
+Test::More::is(join("\n", $log =~ /\[(?:error|crit|alert|emerg)\] \d+#\d+: ([^,\n]*)/g),
+               'apim store: the apim zone is full: raise apim_store zone=',
+               'the full zone logged once');
+--- request
+GET /t
+--- more_headers
+X-API-Key: pair-key-0600
+--- error_code: 503
+--- response_headers
+Content-Type: application/problem+json
+--- response_body eval
+qq({"type":"about:blank","title":"Service Unavailable","status":503,)
+. qq("detail":"The API gateway's store cannot answer now; try again later.",)
+. qq("instance":"/t"}\n)
+--- no_error_log
 [alert]
