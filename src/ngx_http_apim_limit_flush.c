@@ -33,7 +33,7 @@
 
 
 #define NGX_HTTP_APIM_LIMIT_TAKE       4096    /* states a run */
-#define NGX_HTTP_APIM_LIMIT_RUNS       16      /* runs a round, at most */
+#define NGX_HTTP_APIM_LIMIT_RUNS       32      /* runs a round, at most */
 #define NGX_HTTP_APIM_LIMIT_BATCH      512     /* states a transaction */
 
 
@@ -95,7 +95,8 @@ static ngx_msec_t                    ngx_http_apim_limit_flush_interval;
 /*
  * Takes and writes states: at most "steps" runs taken or batches written,
  * and at most one round (0: until none is left); NGX_AGAIN when the round
- * is not done.  States that cannot be written are marked dirty again.
+ * is not done, or was full and more are dirty.  States that cannot be
+ * written are marked dirty again.
  */
 
 ngx_int_t
@@ -103,7 +104,7 @@ ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log,
     ngx_uint_t steps)
 {
     int                           rc;
-    ngx_uint_t                    n;
+    ngx_uint_t                    n, full;
     ngx_apim_store_t             *st;
     ngx_http_apim_limit_ctx_t    *ctx;
     ngx_http_apim_limit_round_t  *round;
@@ -145,16 +146,20 @@ ngx_http_apim_limit_flush(ngx_shm_zone_t *zone, ngx_log_t *log,
         ngx_http_apim_limit_merge(round);
 
         if (round->nbatch == 0) {
+            full = (round->nruns == NGX_HTTP_APIM_LIMIT_RUNS);
+
             ngx_http_apim_limit_round_end(ctx, round);
 
             /*
              * on the timer, the next round waits for the next interval:
              * what was dirtied meanwhile is then written in one round, not
-             * in many small ones back to back
+             * in many small ones back to back; after a round that could
+             * not take all, the next one starts at once
              */
 
             if (steps) {
-                return NGX_OK;
+                return (full && !ngx_queue_empty(&ctx->sh->dirty))
+                       ? NGX_AGAIN : NGX_OK;
             }
 
             continue;
