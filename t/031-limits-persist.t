@@ -91,11 +91,86 @@ apimctl('consumer', 'add', 'bob', '--plan', 'pair');
     unlink $file;
 }
 
+# 10,000 keys of a quota of 1, for TEST 6, and their ids
+
+our @Many = map { sprintf 'many-key-%05d', $_ } 1 .. 10000;
+
+apimctl('consumer', 'add', 'carol', '--plan', 'once');
+
+{
+    my $file = server_root() . '.many-keys';
+
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh map { "$_\n" } @Many;
+    close $fh;
+
+    my @ids = split /\n/, apimctl('key', 'import-file', '--consumer',
+                                  'carol', $file);
+    @Id{@Many} = @ids;
+    unlink $file;
+}
+
+# requests on one keep-alive connection, 500 at a time: their statuses
+
+sub get_many {
+    my @keys = @_;
+    my @status;
+
+    local $SIG{ALRM} = sub { die "get_many: timed out\n" };
+    alarm 60;
+
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => server_port(),
+                                     Proto => 'tcp')
+        or die "connect: $!";
+
+    my $buf = '';
+
+    while (my @batch = splice @keys, 0, 500) {
+        print $sock map { "GET /t HTTP/1.1\r\nHost: localhost\r\n"
+                          . "X-API-Key: $_\r\n\r\n" } @batch;
+
+        for (@batch) {
+            my $end;
+
+            while (($end = index($buf, "\r\n\r\n")) < 0) {
+                sysread($sock, $buf, 65536, length $buf) or die "read: $!";
+            }
+
+            my $head = substr($buf, 0, $end);
+            $buf = substr($buf, $end + 4);
+
+            push @status, $head =~ m{^HTTP/1\.1 (\d{3})} ? $1 : 0;
+
+            my $len = $head =~ /\r\ncontent-length: *(\d+)/i ? $1 : 0;
+
+            while (length $buf < $len) {
+                sysread($sock, $buf, 65536, length $buf) or die "read: $!";
+            }
+
+            $buf = substr($buf, $len);
+        }
+    }
+
+    close $sock;
+    alarm 0;
+
+    return @status;
+}
+
+# how many counts the store holds
+
+sub counts {
+    my $out = `mdb_stat -s counters $Store 2>&1`;
+    return $out =~ /Entries: (\d+)/ ? $1 : -1;
+}
+
 our $HttpConfig = <<'_EOC_';
     apim_store $TEST_NGINX_SERVER_ROOT.store-persist;
     apim_plan keep quota=10/day quota_window=rolling;
     apim_plan slow rate=1r/m;
     apim_plan pair quota=2/day;
+    apim_plan once quota=1/day;
 _EOC_
 
 add_block_preprocessor(sub {
@@ -277,4 +352,45 @@ qq({"type":"about:blank","title":"Service Unavailable","status":503,)
 . qq("detail":"The API gateway's store cannot answer now; try again later.",)
 . qq("instance":"/t"}\n)
 --- no_error_log
+[alert]
+
+
+
+=== TEST 6: 10,000 counts changed within one interval: one round of three sorted runs writes them all
+--- http_config
+    apim_store $TEST_NGINX_SERVER_ROOT.store-persist;
+    apim_plan once quota=1/day;
+--- config
+    keepalive_requests 20000;
+
+    location = /t {
+        apim_key;
+        empty_gif;
+    }
+--- init
+my $before = main::counts();
+my @status = main::get_many(@main::Many);
+
+Test::More::is(scalar(grep { $_ == 200 } @status), 10000,
+               'every key passed once');
+
+my $counts = -1;
+
+for (1 .. 100) {
+    Time::HiRes::sleep(0.1);
+    $counts = main::counts() - $before;
+    last if $counts == 10000;
+}
+
+Test::More::is($counts, 10000, 'the store holds 10,000 more counts');
+
+Test::More::is(main::used($_), 1, "$_: the store holds 1")
+    for @main::Many[0, 4095, 4096, 5000, 8191, 8192, 9999];
+--- request
+GET /t
+--- more_headers
+X-API-Key: many-key-05000
+--- error_code: 429
+--- no_error_log
+[error]
 [alert]
