@@ -1,7 +1,10 @@
 # Limits survive nginx (issue 3): what a key has used of its quota, and
 # where its rate stands, are written to the store (on a timer, and by every
 # process as it exits) and read back when the key is next seen, so that a
-# restart neither forgets nor resets them.
+# restart neither forgets nor resets them; a zone too small for the keys
+# in use reads evicted states back (TEST 4) or refuses new ones while none
+# can be written (TEST 5); many counts changed at once are written in one
+# round of sorted runs (TEST 6, src/ngx_http_apim_limit_flush.c).
 #
 # The blocks run in order: Test::Nginx restarts nginx between them (block 2
 # checks that it did, by the pid), and the store, beside the server root,
