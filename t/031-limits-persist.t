@@ -77,41 +77,32 @@ for my $key (qw(keep-key-0001 slow-key-0001 flush-key-0001)) {
     $Id{$key} = apimctl('key', 'import', '--consumer', 'alice', @plan, $key);
 }
 
-# 600 keys of a quota of 2, for TEST 4
+# many keys for a consumer at once (apimctl key import-file): their ids
+# in %Id
+
+sub import_keys {
+    my ($consumer, @keys) = @_;
+    my $file = server_root() . ".keys-$consumer";
+
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh map { "$_\n" } @keys;
+    close $fh;
+
+    @Id{@keys} = split /\n/, apimctl('key', 'import-file', '--consumer',
+                                     $consumer, $file);
+    unlink $file;
+}
+
+# 600 keys of a quota of 2, for TEST 4; 10,000 of a quota of 1, for TEST 6
 
 our @Pair = map { sprintf 'pair-key-%04d', $_ } 1 .. 600;
-
-apimctl('consumer', 'add', 'bob', '--plan', 'pair');
-
-{
-    my $file = server_root() . '.pair-keys';
-
-    open my $fh, '>', $file or die "$file: $!";
-    print $fh map { "$_\n" } @Pair;
-    close $fh;
-
-    apimctl('key', 'import-file', '--consumer', 'bob', $file);
-    unlink $file;
-}
-
-# 10,000 keys of a quota of 1, for TEST 6, and their ids
-
 our @Many = map { sprintf 'many-key-%05d', $_ } 1 .. 10000;
 
+apimctl('consumer', 'add', 'bob', '--plan', 'pair');
 apimctl('consumer', 'add', 'carol', '--plan', 'once');
 
-{
-    my $file = server_root() . '.many-keys';
-
-    open my $fh, '>', $file or die "$file: $!";
-    print $fh map { "$_\n" } @Many;
-    close $fh;
-
-    my @ids = split /\n/, apimctl('key', 'import-file', '--consumer',
-                                  'carol', $file);
-    @Id{@Many} = @ids;
-    unlink $file;
-}
+import_keys('bob', @Pair);
+import_keys('carol', @Many);
 
 # requests on one keep-alive connection, 500 at a time: their statuses
 
